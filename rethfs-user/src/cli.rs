@@ -1,0 +1,80 @@
+//! The command line.
+
+use std::{path::PathBuf, time::Duration};
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::observe::btf::VMLINUX_BTF;
+
+/// An eBPF-assisted observer and validator of the kernel's tracefs.
+#[derive(Debug, Parser)]
+#[command(name = "rethfs", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Use this tracefs mount instead of finding (or mounting) /sys/kernel/tracing.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub tracefs: Option<PathBuf>,
+    /// Kernel BTF to resolve struct offsets from.
+    #[arg(long, global = true, value_name = "PATH", default_value = VMLINUX_BTF)]
+    pub btf: PathBuf,
+    /// More log output (-v: info, -vv: debug, including the eBPF programs' diagnostics).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the kernel profile: config, tracefs, lockdown, BTF and which attach backends load.
+    Doctor {
+        /// One JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print tracefs dentries as processes touch them, seen from inside the kernel.
+    Observe {
+        /// Stop after this many seconds (default: until Ctrl-C or SIGTERM).
+        #[arg(long, value_name = "SECS", value_parser = parse_duration, allow_hyphen_values = true)]
+        duration: Option<Duration>,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A positive, finite number of seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if !secs.is_finite() || secs <= 0.0 {
+        return Err(format!("`{s}` must be a positive number of seconds"));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("`{s}`: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("2.5"), Ok(Duration::from_millis(2500)));
+        assert!(parse_duration("0").is_err());
+        assert!(parse_duration("-1").unwrap_err().contains("positive"));
+        assert!(parse_duration("inf").is_err());
+        assert!(parse_duration("soon").unwrap_err().contains("not a number"));
+    }
+
+    #[test]
+    fn cli_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,4 @@
+//! One module per subcommand: each checks its environment, does its job, reports.
+
+pub mod doctor;
+pub mod observe;

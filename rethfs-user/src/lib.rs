@@ -1,0 +1,17 @@
+//! rethfs: an eBPF-assisted observer and validator of the kernel's tracefs.
+//!
+//! - [`profile`]: what the running kernel is and allows, computed once.
+//! - [`host`]: the real tracefs.
+//! - [`observe`]: BTF offsets, attach backends and the eBPF observer.
+//! - [`report`]: tables and JSON for people and programs.
+//! - [`cmd`]: one module per subcommand.
+
+pub mod cli;
+pub mod cmd;
+pub mod error;
+pub mod host;
+pub mod observe;
+pub mod profile;
+pub mod report;
+
+pub use error::{Error, Result};

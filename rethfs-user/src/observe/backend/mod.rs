@@ -1,0 +1,122 @@
+//! Attach backends: the ways a BPF program can reach the kernel code rethfs observes.
+//!
+//! `rethfs doctor` learns which ones work by loading and attaching a trivial program for each
+//! (rethfs-ebpf's `probes` module), and reports the kernel's own error when one does not.
+
+mod fentry;
+mod kprobe;
+mod perf_watchpoint;
+mod raw_tracepoint;
+mod tp_btf;
+mod tracepoint;
+
+use aya::{Btf, Ebpf};
+use serde::Serialize;
+
+use crate::{error::chain, profile::KernelConfig};
+
+/// Every attach backend rethfs knows, in the order doctor prints them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Kprobe,
+    Kretprobe,
+    Fentry,
+    Fexit,
+    Tracepoint,
+    RawTracepoint,
+    TpBtf,
+    PerfWatchpoint,
+}
+
+/// Whether a backend loads and attaches here, and the evidence.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackendStatus {
+    pub name: &'static str,
+    pub available: bool,
+    /// What was attached where, or the kernel's error verbatim with what explains it.
+    pub reason: String,
+}
+
+/// What a backend probe needs from the environment.
+pub struct ProbeEnv<'a> {
+    pub btf: Option<&'a Btf>,
+    pub config: &'a KernelConfig,
+}
+
+impl Backend {
+    pub const ALL: [Backend; 8] = [
+        Backend::Kprobe,
+        Backend::Kretprobe,
+        Backend::Fentry,
+        Backend::Fexit,
+        Backend::Tracepoint,
+        Backend::RawTracepoint,
+        Backend::TpBtf,
+        Backend::PerfWatchpoint,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Kprobe => "kprobe",
+            Backend::Kretprobe => "kretprobe",
+            Backend::Fentry => "fentry",
+            Backend::Fexit => "fexit",
+            Backend::Tracepoint => "tracepoint",
+            Backend::RawTracepoint => "raw_tracepoint",
+            Backend::TpBtf => "tp_btf",
+            Backend::PerfWatchpoint => "perf_watchpoint",
+        }
+    }
+
+    /// Loads and attaches this backend's trivial program, then detaches and unloads it.
+    pub fn probe(self, ebpf: &mut Ebpf, env: &ProbeEnv) -> BackendStatus {
+        let result = match self {
+            Backend::Kprobe => kprobe::probe(ebpf, "probe_kprobe", env),
+            Backend::Kretprobe => kprobe::probe(ebpf, "probe_kretprobe", env),
+            Backend::Fentry => fentry::probe_fentry(ebpf, env),
+            Backend::Fexit => fentry::probe_fexit(ebpf, env),
+            Backend::Tracepoint => tracepoint::probe(ebpf),
+            Backend::RawTracepoint => raw_tracepoint::probe(ebpf),
+            Backend::TpBtf => tp_btf::probe(ebpf, env),
+            Backend::PerfWatchpoint => perf_watchpoint::probe(ebpf),
+        };
+        let (available, reason) = match result {
+            Ok(what) => (true, what),
+            Err(why) => (false, why),
+        };
+        BackendStatus {
+            name: self.name(),
+            available,
+            reason,
+        }
+    }
+}
+
+/// Probes every backend in [`Backend::ALL`] order.
+pub fn probe_all(ebpf: &mut Ebpf, env: &ProbeEnv) -> Vec<BackendStatus> {
+    Backend::ALL.iter().map(|b| b.probe(ebpf, env)).collect()
+}
+
+/// The program `name` in the object, as the program type `T`.
+fn program<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut T, String>
+where
+    &'a mut T: TryFrom<&'a mut aya::programs::Program, Error = aya::programs::ProgramError>,
+{
+    let program = ebpf
+        .program_mut(name)
+        .ok_or_else(|| format!("program {name} missing from the object"))?;
+    program
+        .try_into()
+        .map_err(|e: aya::programs::ProgramError| chain(&e))
+}
+
+/// Formats an aya error as a probe failure: `stage` (load or attach) and the kernel's words.
+fn failed(stage: &str, err: &dyn std::error::Error) -> String {
+    let text = chain(err);
+    // aya appends the verifier log, empty when the kernel refused before verifying.
+    let text = text
+        .trim_end()
+        .trim_end_matches("Verifier output:")
+        .trim_end_matches(['.', ' ']);
+    format!("{stage} failed: {text}")
+}

@@ -1,0 +1,4 @@
+//! Rendering results for people and programs.
+
+pub mod doctor;
+pub mod records;

@@ -1,0 +1,52 @@
+//! rethfs's developer tasks, run as `cargo xtask <task>`.
+//!
+//! Every task builds as the invoking user and raises privileges only to run the `rethfs`
+//! binary, so `cargo xtask run` works where `sudo cargo` would not find cargo.
+
+mod pins;
+mod privilege;
+mod process;
+mod run;
+mod setup;
+mod test;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "rethfs developer tasks")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Install what building and testing need (rust-src, bpf-linker, Debian packages); idempotent.
+    Setup,
+    /// Set up, build, and run rethfs as root: `doctor` then a short `observe`, or the given args.
+    Run {
+        /// Arguments for the rethfs binary instead of the default job.
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// Set up, build, and run every test; host tests run too when root.
+    Test,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.task {
+        Task::Setup => setup::run().map(|()| 0),
+        Task::Run { args } => run::run(&args),
+        Task::Test => test::run(),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("xtask: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

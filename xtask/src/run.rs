@@ -1,0 +1,36 @@
+//! `cargo xtask run`: the main job, as root: the kernel profile, then a short observation.
+
+use std::{path::PathBuf, process::Command};
+
+use anyhow::Result;
+
+use crate::{pins::workspace_root, privilege, process, setup};
+
+/// How long the default job observes tracefs.
+const OBSERVE_SECS: &str = "5";
+
+/// Builds the `rethfs` binary (release) as the invoking user and returns its path.
+pub fn build_rethfs() -> Result<PathBuf> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    process::run(Command::new(cargo).current_dir(workspace_root()).args([
+        "build",
+        "--release",
+        "--package",
+        "rethfs-user",
+    ]))?;
+    Ok(workspace_root().join("target/release/rethfs"))
+}
+
+/// Runs `args` through rethfs as root, or the default job; returns rethfs's exit code.
+pub fn run(args: &[String]) -> Result<u8> {
+    setup::run()?;
+    let rethfs = build_rethfs()?;
+    if !args.is_empty() {
+        return process::status(privilege::as_root(&rethfs)?.args(args));
+    }
+    let code = process::status(privilege::as_root(&rethfs)?.arg("doctor"))?;
+    if code != 0 {
+        return Ok(code);
+    }
+    process::status(privilege::as_root(&rethfs)?.args(["observe", "--duration", OBSERVE_SECS]))
+}

@@ -1,0 +1,132 @@
+//! `cargo xtask setup`: install the pieces that building rethfs needs, and only those missing.
+//!
+//! Idempotent and quick when everything is present: each step checks before it installs.
+
+use std::{process::Command, time::Instant};
+
+use anyhow::{Context as _, Result, bail};
+
+use crate::{
+    pins::Pins,
+    privilege,
+    process::{output, run as run_cmd},
+};
+
+pub fn run() -> Result<()> {
+    let started = Instant::now();
+    let pins = Pins::read()?;
+    check_ebpf_toolchain(&pins)?;
+    ensure_rust_src(&pins)?;
+    ensure_bpf_linker(&pins)?;
+    ensure_apt_packages(&pins.apt_packages)?;
+    eprintln!(
+        "xtask: setup complete in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// The eBPF toolchain must exist and use the LLVM major bpf-linker was built for; rethfs never
+/// updates it (downloading whole toolchains is not possible on the machines it targets).
+fn check_ebpf_toolchain(pins: &Pins) -> Result<()> {
+    let tc = &pins.ebpf_toolchain;
+    let out =
+        output(Command::new("rustup").args(["run", tc, "rustc", "--version", "--verbose"]))
+            .context("rustup not found: rethfs builds its eBPF programs with a rustup toolchain")?;
+    if !out.status.success() {
+        bail!(
+            "the `{tc}` toolchain that compiles rethfs-ebpf is not installed ({}); install it \
+             with rustup, then run `cargo xtask setup` again",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let llvm = text
+        .lines()
+        .find_map(|l| l.strip_prefix("LLVM version: "))
+        .and_then(|v| v.split('.').next())
+        .and_then(|m| m.parse::<u32>().ok());
+    match llvm {
+        Some(m) if m == pins.ebpf_llvm_major => Ok(()),
+        other => bail!(
+            "`{tc}` uses LLVM {}, but bpf-linker {} needs LLVM {}: pin a matching toolchain in \
+             Cargo.toml [workspace.metadata.rethfs]",
+            other.map_or("(unknown)".to_owned(), |m| m.to_string()),
+            pins.bpf_linker,
+            pins.ebpf_llvm_major
+        ),
+    }
+}
+
+/// `-Z build-std=core` needs the toolchain's sources.
+fn ensure_rust_src(pins: &Pins) -> Result<()> {
+    let tc = &pins.ebpf_toolchain;
+    let installed = output(Command::new("rustup").args([
+        "component",
+        "list",
+        "--installed",
+        "--toolchain",
+        tc,
+    ]))
+    .is_some_and(|o| {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .any(|l| l.starts_with("rust-src"))
+    });
+    if installed {
+        return Ok(());
+    }
+    run_cmd(Command::new("rustup").args(["component", "add", "rust-src", "--toolchain", tc]))
+}
+
+/// bpf-linker at the pinned version, built with the eBPF toolchain so it links its LLVM.
+fn ensure_bpf_linker(pins: &Pins) -> Result<()> {
+    let want = &pins.bpf_linker;
+    let have = output(Command::new("bpf-linker").arg("--version"))
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    if have.as_deref() == Some(&format!("bpf-linker {want}")) {
+        return Ok(());
+    }
+    eprintln!(
+        "xtask: bpf-linker {want} needed (found: {}); installing (1-2 min)",
+        have.as_deref().unwrap_or("none")
+    );
+    run_cmd(Command::new("rustup").args([
+        "run",
+        &pins.ebpf_toolchain,
+        "cargo",
+        "install",
+        &format!("bpf-linker@{want}"),
+        "--locked",
+        "--force",
+    ]))
+}
+
+/// Debian packages later tasks use (qemu and busybox for test VMs), through the system's own
+/// apt configuration.
+fn ensure_apt_packages(packages: &[String]) -> Result<()> {
+    let missing: Vec<&String> = packages
+        .iter()
+        .filter(|p| {
+            !output(Command::new("dpkg-query").args(["-W", "-f=${Status}", p]))
+                .is_some_and(|o| String::from_utf8_lossy(&o.stdout).ends_with("installed"))
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if output(Command::new("apt-get").arg("--version")).is_none() {
+        bail!(
+            "Debian packages {missing:?} are missing and apt-get is not available: install them by hand"
+        );
+    }
+    let mut update = privilege::as_root("apt-get")?;
+    run_cmd(update.args(["update", "-qq"]))?;
+    let mut install = privilege::as_root("apt-get")?;
+    install.env("DEBIAN_FRONTEND", "noninteractive");
+    run_cmd(
+        install
+            .args(["install", "-y", "-qq", "--no-install-recommends"])
+            .args(missing),
+    )
+}
