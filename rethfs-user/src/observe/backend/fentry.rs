@@ -2,7 +2,7 @@
 
 use aya::programs::{FEntry, FExit};
 
-use super::{ProbeEnv, failed, program};
+use super::{ProbeEnv, attempt, program};
 
 const TARGET: &str = "dput";
 
@@ -19,13 +19,13 @@ fn needs_btf<'a>(env: &ProbeEnv<'a>) -> Result<&'a aya::Btf, String> {
 pub(super) fn probe_fentry(ebpf: &mut aya::Ebpf, env: &ProbeEnv) -> Result<String, String> {
     let btf = needs_btf(env)?;
     let p: &mut FEntry = program(ebpf, "probe_fentry")?;
-    let outcome = p
-        .load(TARGET, btf)
-        .map_err(|e| failed("load", &e))
-        .and_then(|()| p.attach().map_err(|e| failed("attach", &e)))
-        .map(|_link| format!("loaded and attached to {TARGET}"));
-    let _ = p.unload();
-    outcome
+    attempt(
+        p,
+        |p| p.load(TARGET, btf),
+        |p| p.attach().map(drop),
+        FEntry::unload,
+        format!("loaded and attached to {TARGET}"),
+    )
 }
 
 /// Loads and attaches `probe_fexit` on [`TARGET`]; same requirements as fentry.
@@ -33,11 +33,11 @@ pub(super) fn probe_fentry(ebpf: &mut aya::Ebpf, env: &ProbeEnv) -> Result<Strin
 pub(super) fn probe_fexit(ebpf: &mut aya::Ebpf, env: &ProbeEnv) -> Result<String, String> {
     let btf = needs_btf(env)?;
     let p: &mut FExit = program(ebpf, "probe_fexit")?;
-    let outcome = p
-        .load(TARGET, btf)
-        .map_err(|e| failed("load", &e))
-        .and_then(|()| p.attach().map_err(|e| failed("attach", &e)))
-        .map(|_link| format!("loaded and attached to {TARGET}"));
-    let _ = p.unload();
-    outcome
+    attempt(
+        p,
+        |p| p.load(TARGET, btf),
+        |p| p.attach().map(drop),
+        FExit::unload,
+        format!("loaded and attached to {TARGET}"),
+    )
 }

@@ -2,7 +2,7 @@
 
 use aya::programs::KProbe;
 
-use super::{ProbeEnv, failed, program};
+use super::{ProbeEnv, attempt, program};
 
 /// The function the probes attach to: the dentry release rethfs observes.
 const TARGET: &str = "dput";
@@ -19,11 +19,12 @@ pub(super) fn probe(ebpf: &mut aya::Ebpf, name: &str, env: &ProbeEnv) -> Result<
         _ => "",
     };
     let p: &mut KProbe = program(ebpf, name)?;
-    let outcome = p
-        .load()
-        .map_err(|e| failed("load", &e))
-        .and_then(|()| p.attach(TARGET, 0).map_err(|e| failed("attach", &e)))
-        .map(|_link| format!("loaded and attached to {TARGET}"));
-    let _ = p.unload();
-    outcome.map_err(|e| format!("{without}{e}"))
+    attempt(
+        p,
+        KProbe::load,
+        |p| p.attach(TARGET, 0).map(drop),
+        KProbe::unload,
+        format!("loaded and attached to {TARGET}"),
+    )
+    .map_err(|e| format!("{without}{e}"))
 }

@@ -10,7 +10,7 @@ mod raw_tracepoint;
 mod tp_btf;
 mod tracepoint;
 
-use aya::{Btf, Ebpf};
+use aya::{Btf, Ebpf, programs::ProgramError};
 use serde::Serialize;
 
 use crate::{error::chain, profile::KernelConfig};
@@ -100,7 +100,7 @@ pub fn probe_all(ebpf: &mut Ebpf, env: &ProbeEnv) -> Vec<BackendStatus> {
 /// The program `name` in the object, as the program type `T`.
 fn program<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut T, String>
 where
-    &'a mut T: TryFrom<&'a mut aya::programs::Program, Error = aya::programs::ProgramError>,
+    &'a mut T: TryFrom<&'a mut aya::programs::Program, Error = ProgramError>,
 {
     let program = ebpf
         .program_mut(name)
@@ -108,6 +108,23 @@ where
     program
         .try_into()
         .map_err(|e: aya::programs::ProgramError| chain(&e))
+}
+
+/// Loads `p` with `load`, attaches it with `attach`, then unloads it (which detaches it): the
+/// whole probe of one backend. Returns `attached` or the failing stage with the kernel's words.
+fn attempt<P>(
+    p: &mut P,
+    load: impl FnOnce(&mut P) -> Result<(), ProgramError>,
+    attach: impl FnOnce(&mut P) -> Result<(), ProgramError>,
+    unload: fn(&mut P) -> Result<(), ProgramError>,
+    attached: String,
+) -> Result<String, String> {
+    let outcome = load(p)
+        .map_err(|e| failed("load", &e))
+        .and_then(|()| attach(p).map_err(|e| failed("attach", &e)));
+    // Unloading a program that never loaded fails harmlessly.
+    let _ = unload(p);
+    outcome.map(|()| attached)
 }
 
 /// Formats an aya error as a probe failure: `stage` (load or attach) and the kernel's words.

@@ -9,7 +9,7 @@ use aya::programs::{
     },
 };
 
-use super::{failed, program};
+use super::{attempt, program};
 use crate::profile::kallsyms;
 
 /// Writable kernel data to watch, first found wins: `jiffies_64` changes every tick but is listed
@@ -34,21 +34,15 @@ pub(super) fn probe(ebpf: &mut aya::Ebpf) -> Result<String, String> {
         address,
         length: PerfBreakpointLength::Len8,
     });
-    let outcome = p
-        .load()
-        .map_err(|e| failed("load", &e))
-        .and_then(|()| {
-            p.attach(
-                config,
-                PerfEventScope::AllProcessesOneCpu { cpu: 0 },
-                SamplePolicy::Period(1),
-                false,
-            )
-            .map_err(|e| failed("attach", &e))
-        })
-        .map(|_link| {
-            format!("loaded and attached to a write watchpoint on {symbol} ({address:#x}), CPU 0")
-        });
-    let _ = p.unload();
-    outcome
+    attempt(
+        p,
+        PerfEvent::load,
+        |p| {
+            let scope = PerfEventScope::AllProcessesOneCpu { cpu: 0 };
+            p.attach(config, scope, SamplePolicy::Period(1), false)
+                .map(drop)
+        },
+        PerfEvent::unload,
+        format!("loaded and attached to a write watchpoint on {symbol} ({address:#x}), CPU 0"),
+    )
 }

@@ -2,7 +2,7 @@
 
 use aya::programs::RawTracePoint;
 
-use super::{failed, program};
+use super::{attempt, program};
 
 /// Loads `probe_raw_tracepoint` and attaches it to `sys_enter`.
 ///
@@ -10,11 +10,11 @@ use super::{failed, program};
 #[doc(alias = "BPF_PROG_TYPE_RAW_TRACEPOINT")]
 pub(super) fn probe(ebpf: &mut aya::Ebpf) -> Result<String, String> {
     let p: &mut RawTracePoint = program(ebpf, "probe_raw_tracepoint")?;
-    let outcome = p
-        .load()
-        .map_err(|e| failed("load", &e))
-        .and_then(|()| p.attach("sys_enter").map_err(|e| failed("attach", &e)))
-        .map(|_link| "loaded and attached to sys_enter".to_owned());
-    let _ = p.unload();
-    outcome
+    attempt(
+        p,
+        RawTracePoint::load,
+        |p| p.attach("sys_enter").map(drop),
+        RawTracePoint::unload,
+        "loaded and attached to sys_enter".to_owned(),
+    )
 }

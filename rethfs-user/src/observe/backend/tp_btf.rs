@@ -2,7 +2,7 @@
 
 use aya::programs::BtfTracePoint;
 
-use super::{ProbeEnv, failed, program};
+use super::{ProbeEnv, attempt, program};
 
 /// Loads `probe_tp_btf` for `sys_enter` and attaches it.
 ///
@@ -13,11 +13,11 @@ pub(super) fn probe(ebpf: &mut aya::Ebpf, env: &ProbeEnv) -> Result<String, Stri
         .btf
         .ok_or_else(|| "no kernel BTF to type the tracepoint".to_owned())?;
     let p: &mut BtfTracePoint = program(ebpf, "probe_tp_btf")?;
-    let outcome = p
-        .load("sys_enter", btf)
-        .map_err(|e| failed("load", &e))
-        .and_then(|()| p.attach().map_err(|e| failed("attach", &e)))
-        .map(|_link| "loaded and attached to sys_enter".to_owned());
-    let _ = p.unload();
-    outcome
+    attempt(
+        p,
+        |p| p.load("sys_enter", btf),
+        |p| p.attach().map(drop),
+        BtfTracePoint::unload,
+        "loaded and attached to sys_enter".to_owned(),
+    )
 }

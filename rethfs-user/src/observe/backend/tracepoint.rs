@@ -2,7 +2,7 @@
 
 use aya::programs::TracePoint;
 
-use super::{failed, program};
+use super::{attempt, program};
 
 /// Loads `probe_tracepoint` and attaches it to `syscalls/sys_exit_openat`, the first tracepoint
 /// the syscall observer needs.
@@ -12,14 +12,11 @@ use super::{failed, program};
 #[doc(alias = "BPF_PROG_TYPE_TRACEPOINT")]
 pub(super) fn probe(ebpf: &mut aya::Ebpf) -> Result<String, String> {
     let p: &mut TracePoint = program(ebpf, "probe_tracepoint")?;
-    let outcome = p
-        .load()
-        .map_err(|e| failed("load", &e))
-        .and_then(|()| {
-            p.attach("syscalls", "sys_exit_openat")
-                .map_err(|e| failed("attach", &e))
-        })
-        .map(|_link| "loaded and attached to syscalls/sys_exit_openat".to_owned());
-    let _ = p.unload();
-    outcome
+    attempt(
+        p,
+        TracePoint::load,
+        |p| p.attach("syscalls", "sys_exit_openat").map(drop),
+        TracePoint::unload,
+        "loaded and attached to syscalls/sys_exit_openat".to_owned(),
+    )
 }
