@@ -2,6 +2,8 @@
 //!
 //! - [`profile`]: what the running kernel is and allows, computed once.
 //! - [`host`]: the real tracefs.
+//! - [`target`]: the one interface host and model both answer: actions, outcomes, lifetimes.
+//! - [`model`]: the reference eventfs, a versioned model of the kernel's rules.
 //! - [`observe`]: BTF offsets, attach backends and the eBPF observer.
 //! - [`report`]: tables and JSON for people and programs.
 //! - [`cmd`]: one module per subcommand.
@@ -10,8 +12,10 @@ pub mod cli;
 pub mod cmd;
 pub mod error;
 pub mod host;
+pub mod model;
 pub mod observe;
 pub mod profile;
 pub mod report;
+pub mod target;
 
 pub use error::{Error, Result};

@@ -1,0 +1,319 @@
+//! What each tracefs file is and does: which eventfs entries exist (the `event_callback`,
+//! `system_callback` and `events_callback` of kernel/trace/trace_events.c), what opening one
+//! pins, and what reads and writes return, before and after the event is removed.
+
+use super::{FileId, Model, SysId, TrId, eventfs::EiData};
+use crate::target::Errno;
+
+/// The entries an eventfs directory may have, in `entries[]` order per kind of directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EntryKind {
+    Enable,
+    Filter,
+    Trigger,
+    Format,
+    Id,
+    Hist,
+    HistDebug,
+    Inject,
+    TopEnable,
+    HeaderPage,
+    HeaderEvent,
+    SystemFilter,
+    SystemEnable,
+}
+
+impl EntryKind {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            EntryKind::Enable | EntryKind::TopEnable | EntryKind::SystemEnable => "enable",
+            EntryKind::Filter | EntryKind::SystemFilter => "filter",
+            EntryKind::Trigger => "trigger",
+            EntryKind::Format => "format",
+            EntryKind::Id => "id",
+            EntryKind::Hist => "hist",
+            EntryKind::HistDebug => "hist_debug",
+            EntryKind::Inject => "inject",
+            EntryKind::HeaderPage => "header_page",
+            EntryKind::HeaderEvent => "header_event",
+        }
+    }
+}
+
+/// An eventfs file's entry and the `i_private` its callback gave it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct EventfsFile {
+    pub(crate) kind: EntryKind,
+    pub(crate) data: FileData,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FileData {
+    Event(FileId),
+    /// `id` stores the number itself, which is why it survives removal.
+    EventType(u32),
+    System(SysId),
+    Tr(TrId),
+}
+
+/// Plain tracefs files of an instance that matter to the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TraceFile {
+    Trace,
+    TracePipe,
+    TracingOn,
+    SetEvent,
+    ErrorLog,
+}
+
+impl TraceFile {
+    pub(crate) const ALL: [TraceFile; 5] =
+        [TraceFile::Trace, TraceFile::TracePipe, TraceFile::TracingOn, TraceFile::SetEvent, TraceFile::ErrorLog];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            TraceFile::Trace => "trace",
+            TraceFile::TracePipe => "trace_pipe",
+            TraceFile::TracingOn => "tracing_on",
+            TraceFile::SetEvent => "set_event",
+            TraceFile::ErrorLog => "error_log",
+        }
+    }
+
+    pub(crate) fn perm(self) -> u32 {
+        match self {
+            TraceFile::TracePipe => 0o440,
+            _ => 0o640,
+        }
+    }
+}
+
+/// What an open took, to be given back at close.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Holds {
+    /// `trace_array_get`: blocks `rmdir` of the instance.
+    pub(crate) tr: Option<TrId>,
+    /// `tr->trace_ref` (trace_pipe).
+    pub(crate) trace_ref: bool,
+    /// `event_file_get`.
+    pub(crate) event_file: Option<FileId>,
+    /// `__get_system_dir`.
+    pub(crate) system: Option<SysId>,
+}
+
+/// Read results: `None` where the content is the kernel's and not modelled (formats, triggers).
+pub(crate) type ReadResult = Result<Option<String>, Errno>;
+
+impl Model {
+    /// The callback of `kind` in `ei`: whether the file exists now, its mode and `i_private`.
+    pub(crate) fn entry_callback(&self, ei: super::EiId, kind: EntryKind) -> Option<(u32, EventfsFile)> {
+        let file = |perm, data| Some((perm, EventfsFile { kind, data }));
+        match self.eis[ei.0].data {
+            EiData::Events(tr) => match kind {
+                EntryKind::TopEnable => file(0o640, FileData::Tr(tr)),
+                EntryKind::HeaderPage | EntryKind::HeaderEvent => file(0o440, FileData::Tr(tr)),
+                _ => None,
+            },
+            EiData::System(sys) => file(0o640, FileData::System(sys)),
+            EiData::Event(f) => {
+                let call = &self.calls[self.files[f.0].call.0];
+                // ftrace/* events are IGNORE_ENABLE and have no `reg`.
+                let reg = !call.ftrace_internal;
+                match kind {
+                    EntryKind::Format => file(0o440, FileData::Event(f)),
+                    EntryKind::Enable if reg => file(0o640, FileData::Event(f)),
+                    EntryKind::Filter if reg => file(0o640, FileData::Event(f)),
+                    EntryKind::Trigger if reg || call.name == "print" => file(0o640, FileData::Event(f)),
+                    EntryKind::Id if reg && call.event_type != 0 => file(0o440, FileData::EventType(call.event_type)),
+                    EntryKind::Hist | EntryKind::HistDebug => file(0o440, FileData::Event(f)),
+                    EntryKind::Inject if reg => file(0o200, FileData::Event(f)),
+                    _ => None,
+                }
+            }
+        }
+    }
+
+    /// `trace_array_get` via `tracing_check_open_get_tr`: ENODEV once the instance is gone.
+    fn trace_array_get(&mut self, tr: TrId) -> Result<(), Errno> {
+        if !self.trs[tr.0].alive {
+            return Err(Errno::ENODEV);
+        }
+        self.trs[tr.0].refs += 1;
+        Ok(())
+    }
+
+    /// `tracing_open_file_tr`: pins the instance, refuses a removed event with ENODEV, and
+    /// pins the event file (CVE-2023-52879's fix).
+    fn open_file_tr(&mut self, f: FileId) -> Result<Holds, Errno> {
+        let tr = self.files[f.0].tr;
+        self.trace_array_get(tr)?;
+        if self.files[f.0].freed {
+            self.trs[tr.0].refs -= 1;
+            return Err(Errno::ENODEV);
+        }
+        self.files[f.0].refs += 1;
+        Ok(Holds { tr: Some(tr), event_file: Some(f), ..Holds::default() })
+    }
+
+    /// The `open` of an eventfs file.
+    pub(crate) fn eventfs_open(&mut self, file: EventfsFile) -> Result<Holds, Errno> {
+        match (file.kind, file.data) {
+            (EntryKind::Enable | EntryKind::Filter | EntryKind::Hist | EntryKind::HistDebug | EntryKind::Inject, FileData::Event(f)) => {
+                self.open_file_tr(f)
+            }
+            // event_trigger_regex_open checks the event but takes no instance reference.
+            (EntryKind::Trigger, FileData::Event(f)) if self.files[f.0].freed => Err(Errno::ENODEV),
+            // subsystem_open: a group with no events left is gone.
+            (EntryKind::SystemEnable | EntryKind::SystemFilter, FileData::System(sys)) => {
+                if self.systems[sys.0].nr_events == 0 {
+                    return Err(Errno::ENODEV);
+                }
+                let tr = self.systems[sys.0].tr;
+                self.trace_array_get(tr)?;
+                self.systems[sys.0].refs += 1;
+                Ok(Holds { tr: Some(tr), system: Some(sys), ..Holds::default() })
+            }
+            (EntryKind::TopEnable | EntryKind::HeaderPage | EntryKind::HeaderEvent, FileData::Tr(tr)) => {
+                self.trace_array_get(tr)?;
+                Ok(Holds { tr: Some(tr), ..Holds::default() })
+            }
+            // format (seq_open only), id (no open), trigger of a live event.
+            _ => Ok(Holds::default()),
+        }
+    }
+
+    /// The `open` of a plain instance file: each pins its instance; trace_pipe also counts a
+    /// reader in `trace_ref`.
+    pub(crate) fn trace_file_open(&mut self, tr: TrId, file: TraceFile) -> Result<Holds, Errno> {
+        self.trace_array_get(tr)?;
+        let trace_ref = file == TraceFile::TracePipe;
+        if trace_ref {
+            self.trs[tr.0].trace_ref += 1;
+        }
+        Ok(Holds { tr: Some(tr), trace_ref, ..Holds::default() })
+    }
+
+    /// `release`: gives back what `open` took.
+    pub(crate) fn release_holds(&mut self, holds: Holds) {
+        if let Some(tr) = holds.tr {
+            self.trs[tr.0].refs -= 1;
+            if holds.trace_ref {
+                self.trs[tr.0].trace_ref -= 1;
+            }
+        }
+        if let Some(f) = holds.event_file {
+            self.files[f.0].refs -= 1;
+        }
+        if let Some(s) = holds.system {
+            self.systems[s.0].refs -= 1;
+        }
+    }
+
+    /// `read` of an eventfs file at position 0 (the whole content).
+    pub(crate) fn eventfs_read(&self, file: EventfsFile) -> ReadResult {
+        let freed = |f: FileId| self.files[f.0].freed;
+        match (file.kind, file.data) {
+            (EntryKind::Enable, FileData::Event(f)) => {
+                if freed(f) {
+                    return Err(Errno::ENODEV);
+                }
+                Ok(Some(if self.files[f.0].enabled { "1\n" } else { "0\n" }.to_owned()))
+            }
+            (EntryKind::Filter, FileData::Event(f)) => {
+                if freed(f) {
+                    return Err(Errno::ENODEV);
+                }
+                Ok(Some(format!("{}\n", self.files[f.0].filter)))
+            }
+            (EntryKind::Trigger | EntryKind::Hist | EntryKind::HistDebug, FileData::Event(f)) => {
+                if freed(f) { Err(Errno::ENODEV) } else { Ok(None) }
+            }
+            // Before 6.10.y the format file read freed memory instead (fixed by b1560408).
+            (EntryKind::Format, FileData::Event(f)) => {
+                if freed(f) && self.policy.format_honours_removal() { Err(Errno::ENODEV) } else { Ok(None) }
+            }
+            (EntryKind::Id, FileData::EventType(n)) => Ok(Some(format!("{n}\n"))),
+            (EntryKind::Inject, _) => Err(Errno::EINVAL),
+            (EntryKind::SystemEnable, FileData::System(sys)) => {
+                let s = &self.systems[sys.0];
+                Ok(Some(self.enable_summary(s.tr, Some(&s.name))))
+            }
+            (EntryKind::TopEnable, FileData::Tr(tr)) => Ok(Some(self.enable_summary(tr, None))),
+            _ => Ok(None),
+        }
+    }
+
+    /// `system_enable_read`: `?` none, `0` all off, `1` all on, `X` mixed, over the events of
+    /// `tr` (in `group`) that can be enabled.
+    fn enable_summary(&self, tr: TrId, group: Option<&str>) -> String {
+        let mut set = 0u8;
+        for f in self.trs[tr.0].files.iter().map(|f| &self.files[f.0]) {
+            let call = &self.calls[f.call.0];
+            if f.freed || call.ftrace_internal || group.is_some_and(|g| g != call.group) {
+                continue;
+            }
+            set |= 1 << (f.enabled as u8);
+        }
+        format!("{}\n", ['?', '0', '1', 'X'][set as usize])
+    }
+
+    /// `write` to an eventfs file.
+    pub(crate) fn eventfs_write(&mut self, file: EventfsFile, data: &str) -> Result<usize, Errno> {
+        match (file.kind, file.data) {
+            (EntryKind::Enable, FileData::Event(f)) => {
+                // event_enable_write parses before it looks at the event.
+                match parse_ulong(data)? {
+                    0 | 1 if self.files[f.0].freed => Err(Errno::ENODEV),
+                    v @ (0 | 1) => {
+                        self.files[f.0].enabled = v == 1;
+                        Ok(data.len())
+                    }
+                    _ => Err(Errno::EINVAL),
+                }
+            }
+            (EntryKind::Filter, FileData::Event(f)) => {
+                if self.files[f.0].freed {
+                    return Err(Errno::ENODEV);
+                }
+                let text = data.trim();
+                self.files[f.0].filter = if text.is_empty() || text == "0" { "none".to_owned() } else { text.to_owned() };
+                Ok(data.len())
+            }
+            (EntryKind::Trigger, FileData::Event(f)) => {
+                if self.files[f.0].freed { Err(Errno::ENODEV) } else { Ok(data.len()) }
+            }
+            (EntryKind::SystemEnable, FileData::System(sys)) => {
+                let (tr, name) = (self.systems[sys.0].tr, self.systems[sys.0].name.clone());
+                self.set_clear_events(tr, Some(&name), data)
+            }
+            (EntryKind::TopEnable, FileData::Tr(tr)) => self.set_clear_events(tr, None, data),
+            (EntryKind::SystemFilter, _) => Ok(data.len()),
+            // format, id, hist, header_*: no write method.
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    /// `system_enable_write` / `__ftrace_set_clr_event`: 0 or 1 to every event of `tr` (in
+    /// `group`) that can be enabled; EINVAL when there is none.
+    fn set_clear_events(&mut self, tr: TrId, group: Option<&str>, data: &str) -> Result<usize, Errno> {
+        let v = parse_ulong(data)?;
+        if v > 1 {
+            return Err(Errno::EINVAL);
+        }
+        let mut any = false;
+        for f in self.trs[tr.0].files.clone() {
+            let call = &self.calls[self.files[f.0].call.0];
+            if self.files[f.0].freed || call.ftrace_internal || group.is_some_and(|g| g != call.group) {
+                continue;
+            }
+            any = true;
+            self.files[f.0].enabled = v == 1;
+        }
+        if any { Ok(data.len()) } else { Err(Errno::EINVAL) }
+    }
+}
+
+/// `kstrtoul_from_user(.., 10, ..)`: decimal, one trailing newline allowed.
+fn parse_ulong(data: &str) -> Result<u64, Errno> {
+    data.strip_suffix('\n').unwrap_or(data).parse().map_err(|_| Errno::EINVAL)
+}

@@ -1,0 +1,581 @@
+//! The system calls a scenario makes, and the path walk under them (fs/namei.c), run against
+//! the model's dcache. Callers are root, so permission bits never refuse them.
+
+use super::{DentryId, InodeId, Model, Node, OpenFile, eventfs::TOPLEVEL, files::Holds};
+use crate::target::{Action, ControlFile, Errno, FileKind, OpenMode, Outcome, StatInfo, Value};
+
+/// How a walk ends: at the last component, or (for mkdir/rmdir/unlink) at its parent.
+enum Walked {
+    /// The final dentry, with a reference the caller must `dput`.
+    Found(DentryId),
+    /// The last component does not exist in this parent (parent referenced).
+    Missing { parent: DentryId, name: String },
+}
+
+pub(crate) fn apply(m: &mut Model, action: &Action) -> Outcome {
+    let r = match action {
+        Action::Control { file, line } => m.write_path(file.file_name(), &format!("{line}\n"), false),
+        Action::Mkdir { path } => m.mkdir(path).map(|()| Value::Done),
+        Action::Rmdir { path } => m.rmdir(path).map(|()| Value::Done),
+        Action::Unlink { path } => m.unlink(path).map(|()| Value::Done),
+        Action::Rename { from, .. } => m.rename(from).map(|()| Value::Done),
+        Action::Stat { path } => m.stat(path).map(Value::Stat),
+        Action::Open { path, mode, handle } => m.open(None, path, *mode, handle).map(|()| Value::Done),
+        Action::OpenAt { dir, path, as_handle } => m.open(Some(dir), path, OpenMode::Read, as_handle).map(|()| Value::Done),
+        Action::Read { handle, len } => m.read(handle, *len).map(|text| Value::Data { text }),
+        Action::Write { handle, data } => m.write(handle, data).map(|bytes| Value::Written { bytes }),
+        Action::Close { handle } => m.close(handle).map(|()| Value::Done),
+        Action::Fstat { handle } => m.fstat(handle).map(Value::Stat),
+        Action::Getdents { handle, buffer } => m.getdents(handle, *buffer).map(|entries| Value::Dirents { entries }),
+        Action::Tell { handle } => m.handles.get(handle).map(|f| Value::Pos { pos: f.pos }).ok_or(Errno::EBADF),
+        Action::Seek { handle, pos } => m.seek(handle, *pos).map(|pos| Value::Pos { pos }),
+        Action::List { path } => m.list(path).map(|names| Value::Names { names }),
+        Action::ReadFile { path } => m.read_path(path).map(|text| Value::Data { text }),
+        Action::WriteFile { path, data } => m.write_path(path, data, true),
+        Action::Chdir { path } => m.chdir(path).map(|()| Value::Done),
+        Action::Fchdir { handle } => m.fchdir(handle).map(|()| Value::Done),
+        Action::Chmod { path, mode } => m.setattr(path, Some(*mode), None, None).map(|()| Value::Done),
+        Action::Chown { path, uid, gid } => m.setattr(path, None, *uid, *gid).map(|()| Value::Done),
+        Action::Remount { options } => m.remount(options).map(|()| Value::Done),
+        Action::DropCaches => {
+            m.drop_caches();
+            Ok(Value::Done)
+        }
+    };
+    r.into()
+}
+
+/// A handle name the scenario has not opened.
+const NO_HANDLE: Errno = Errno::EBADF;
+
+impl Model {
+    fn split(path: &str) -> Vec<&str> {
+        path.split('/').filter(|c| !c.is_empty()).collect()
+    }
+
+    /// Paths starting with `.` are relative to the current directory, others to the root.
+    fn start_of(&self, path: &str) -> DentryId {
+        if path.starts_with('.') { self.cwd } else { self.root }
+    }
+
+    /// Walks `comps` from `start`. It starts in RCU mode, taking no references and so leaving
+    /// no lifetime trace; the first component that needs `->lookup` or fails revalidation drops
+    /// to ref-walk (`try_to_unlazy`), which references each step. With `parent_only`, the last
+    /// component is looked up but a miss is returned rather than refused.
+    fn walk(&mut self, start: DentryId, comps: &[&str], parent_only: bool) -> Result<Walked, Errno> {
+        let mut cur = start;
+        let mut refwalk = false;
+        let last = comps.len();
+        for (i, comp) in comps.iter().enumerate() {
+            let inode = self.dentries[cur.0].inode.ok_or(Errno::ENOENT)?;
+            if !self.inodes[inode.0].dir {
+                if refwalk {
+                    self.dput(cur);
+                }
+                return Err(Errno::ENOTDIR);
+            }
+            let next = match *comp {
+                "." => continue,
+                ".." => {
+                    let p = self.dentries[cur.0].parent.unwrap_or(cur);
+                    if refwalk {
+                        self.dget(p);
+                    }
+                    p
+                }
+                name => match self.lookup_component(cur, inode, name, &mut refwalk) {
+                    Some(d) => d,
+                    None if parent_only && i + 1 == last => {
+                        if !refwalk {
+                            self.dget(cur);
+                        }
+                        return Ok(Walked::Missing { parent: cur, name: name.to_owned() });
+                    }
+                    None => {
+                        if refwalk {
+                            self.dput(cur);
+                        }
+                        return Err(Errno::ENOENT);
+                    }
+                },
+            };
+            if refwalk && next != cur {
+                self.dput(cur);
+            } else if refwalk {
+                self.dput(next);
+            }
+            cur = next;
+        }
+        if !refwalk {
+            // Leaving RCU mode at the end: the final dentry is legitimized with a reference.
+            self.dget(cur);
+        }
+        Ok(Walked::Found(cur))
+    }
+
+    /// One component: `lookup_fast` in the dcache (dropping a dentry that fails
+    /// `d_revalidate` with `d_invalidate`), else `lookup_slow`. Returns the child referenced
+    /// when in ref-walk (or switched to it), or `None` for a miss.
+    fn lookup_component(&mut self, dir: DentryId, inode: InodeId, name: &str, refwalk: &mut bool) -> Option<DentryId> {
+        let unlazy = |m: &mut Model, refwalk: &mut bool| {
+            if !*refwalk {
+                m.dget(dir);
+                *refwalk = true;
+            }
+        };
+        if let Some(d) = self.d_lookup(dir, name) {
+            if self.d_revalidate(d) {
+                if self.dentries[d.0].inode.is_none() {
+                    // A cached negative dentry answers ENOENT without ->lookup.
+                    return None;
+                }
+                if *refwalk {
+                    self.dget(d);
+                }
+                return Some(d);
+            }
+            self.note_dentry(crate::target::LifetimeKind::RevalidateFailed, d);
+            unlazy(self, refwalk);
+            self.dget(d);
+            self.d_invalidate(d);
+            self.dput(d);
+        }
+        unlazy(self, refwalk);
+        if self.inodes[inode.0].dead {
+            return None;
+        }
+        let d = self.d_alloc(Some(dir), name);
+        match self.inodes[inode.0].node {
+            Node::EventfsDir(ei) => {
+                self.eventfs_root_lookup(ei, d);
+                if self.policy == super::Policy::V6_6 && self.dentries[d.0].inode.is_some() {
+                    // 6.6/6.7 kept every dentry eventfs made until the event went.
+                    self.dentries[d.0].count += 1;
+                    self.dentries[d.0].pinned = true;
+                }
+            }
+            // simple_lookup caches the miss as a hashed negative dentry.
+            _ => self.d_add(d, None),
+        }
+        if self.dentries[d.0].inode.is_none() {
+            self.dput(d);
+            return None;
+        }
+        Some(d)
+    }
+
+    fn resolve(&mut self, path: &str) -> Result<DentryId, Errno> {
+        let start = self.start_of(path);
+        match self.walk(start, &Self::split(path), false)? {
+            Walked::Found(d) => Ok(d),
+            Walked::Missing { .. } => unreachable!("only parent walks miss"),
+        }
+    }
+
+    fn inode_of(&self, d: DentryId) -> InodeId {
+        self.dentries[d.0].inode.expect("walks end on positive dentries")
+    }
+
+    /// `getattr`: plain tracefs inodes show the root's owner unless chowned themselves
+    /// (`set_tracefs_inode_owner`); before 6.10 the top `events` directory follows the root
+    /// too unless chowned; eventfs directories count links as the policy says.
+    fn stat_inode(&self, inode: InodeId) -> StatInfo {
+        let i = &self.inodes[inode.0];
+        let root = &self.inodes[self.inode_of(self.root).0];
+        let (mut uid, mut gid, mut nlink) = (i.uid, i.gid, i.nlink);
+        match i.node {
+            Node::Root => {}
+            Node::EventfsDir(ei) => {
+                let e = &self.eis[ei.0];
+                if e.is_events && e.attr.mode & TOPLEVEL != 0 && !self.policy.remount_resets_eventfs() {
+                    if e.attr.mode & super::eventfs::SAVE_UID == 0 {
+                        uid = root.uid;
+                    }
+                    if e.attr.mode & super::eventfs::SAVE_GID == 0 {
+                        gid = root.gid;
+                    }
+                }
+                if !self.policy.dir_nlink_one() {
+                    nlink = 2 + e.children.len() as u64;
+                }
+            }
+            Node::EventfsFile(_) => {}
+            _ => {
+                if !i.owner_set.0 {
+                    uid = root.uid;
+                }
+                if !i.owner_set.1 {
+                    gid = root.gid;
+                }
+            }
+        }
+        StatInfo { ino: i.ino, kind: if i.dir { FileKind::Dir } else { FileKind::File }, perm: i.perm, nlink, uid, gid }
+    }
+
+    fn stat(&mut self, path: &str) -> Result<StatInfo, Errno> {
+        let d = self.resolve(path)?;
+        let st = self.stat_inode(self.inode_of(d));
+        self.dput(d);
+        Ok(st)
+    }
+
+    fn fstat(&mut self, handle: &str) -> Result<StatInfo, Errno> {
+        let inode = self.handles.get(handle).ok_or(NO_HANDLE)?.inode;
+        Ok(self.stat_inode(inode))
+    }
+
+    /// `open`: the walk, then `O_CREAT` of a missing name (EACCES: tracefs has no `->create`),
+    /// the type checks, and the file's own `open`.
+    fn open(&mut self, dir: Option<&String>, path: &str, mode: OpenMode, handle: &str) -> Result<(), Errno> {
+        if self.handles.contains_key(handle) {
+            return Err(NO_HANDLE);
+        }
+        let start = match dir {
+            Some(h) => {
+                let f = self.handles.get(h).ok_or(NO_HANDLE)?;
+                if !self.inodes[f.inode.0].dir {
+                    return Err(Errno::ENOTDIR);
+                }
+                f.dentry
+            }
+            None => self.start_of(path),
+        };
+        let comps = Self::split(path);
+        let create = mode == OpenMode::Create;
+        let d = match self.walk(start, &comps, create)? {
+            Walked::Found(d) => d,
+            Walked::Missing { parent, .. } => {
+                self.dput(parent);
+                return Err(Errno::EACCES);
+            }
+        };
+        let inode = self.inode_of(d);
+        let is_dir = self.inodes[inode.0].dir;
+        let check = match mode {
+            OpenMode::Directory if !is_dir => Err(Errno::ENOTDIR),
+            OpenMode::Write | OpenMode::ReadWrite | OpenMode::Create if is_dir => Err(Errno::EISDIR),
+            _ => Ok(()),
+        };
+        let opened = check.and_then(|()| self.file_open(inode, mode == OpenMode::Create));
+        let (holds, children_held) = match opened {
+            Ok(x) => x,
+            Err(e) => {
+                self.dput(d);
+                return Err(e);
+            }
+        };
+        let (readable, writable) = match mode {
+            OpenMode::Read | OpenMode::Directory => (true, false),
+            OpenMode::Write | OpenMode::Create => (false, true),
+            OpenMode::ReadWrite => (true, true),
+        };
+        self.handles.insert(
+            handle.to_owned(),
+            OpenFile { dentry: d, inode, pos: 0, readable, writable, holds, children_held },
+        );
+        Ok(())
+    }
+
+    /// The filesystem's `open` for `inode`; `truncate` is `O_TRUNC`, which on a probe control
+    /// file removes every probe of its kind (EBUSY first if one is enabled).
+    fn file_open(&mut self, inode: InodeId, truncate: bool) -> Result<(Holds, Vec<DentryId>), Errno> {
+        match self.inodes[inode.0].node {
+            Node::EventfsFile(f) => Ok((self.eventfs_open(f)?, Vec::new())),
+            Node::TraceFile(tr, f) => Ok((self.trace_file_open(tr, f)?, Vec::new())),
+            Node::Control(c) if truncate => {
+                self.release_all_probes(c)?;
+                Ok((Holds::default(), Vec::new()))
+            }
+            Node::EventfsDir(ei) if self.policy.on_demand() && self.policy.events_use_dcache_readdir() => {
+                Ok((Holds::default(), self.make_all_children(ei)))
+            }
+            _ => Ok((Holds::default(), Vec::new())),
+        }
+    }
+
+    /// 6.6's `dcache_dir_open_wrapper`: look up every child so `dcache_readdir` sees them, and
+    /// hold them while the directory is open.
+    fn make_all_children(&mut self, ei: super::EiId) -> Vec<DentryId> {
+        let Some(dir) = self.handles_dir_dentry(ei) else {
+            return Vec::new();
+        };
+        let names: Vec<String> = self
+            .ei_entries(ei)
+            .into_iter()
+            .filter(|k| self.entry_callback(ei, *k).is_some())
+            .map(|k| k.name().to_owned())
+            .chain(self.eis[ei.0].children.iter().map(|c| self.eis[c.0].name.clone()))
+            .collect();
+        let inode = self.inode_of(dir);
+        let mut held = Vec::new();
+        for name in names {
+            let mut refwalk = true;
+            if let Some(d) = self.lookup_component(dir, inode, &name, &mut refwalk) {
+                held.push(d);
+            }
+        }
+        held
+    }
+
+    /// The hashed dentry of an eventfs directory, if one is cached.
+    fn handles_dir_dentry(&self, ei: super::EiId) -> Option<DentryId> {
+        (0..self.dentries.len()).map(DentryId).find(|d| {
+            let den = &self.dentries[d.0];
+            !den.killed && matches!(den.inode.map(|i| self.inodes[i.0].node), Some(Node::EventfsDir(e)) if e == ei)
+        })
+    }
+
+    /// `dyn_events_release_all` for a truncating open of a control file.
+    fn release_all_probes(&mut self, c: ControlFile) -> Result<(), Errno> {
+        let kind = match c {
+            ControlFile::KprobeEvents => Some(super::tracing::CallKind::Kprobe),
+            ControlFile::UprobeEvents => Some(super::tracing::CallKind::Uprobe),
+            ControlFile::DynamicEvents => None,
+        };
+        let calls: Vec<_> = self.probes.iter().filter(|p| kind.is_none_or(|k| k == p.kind)).map(|p| p.call).collect();
+        if calls.iter().any(|c| self.call_enabled(*c)) {
+            return Err(Errno::EBUSY);
+        }
+        for call in calls {
+            if self.calls[call.0].alive {
+                self.unregister_call(call);
+            }
+        }
+        self.probes.retain(|p| !kind.is_none_or(|k| k == p.kind));
+        Ok(())
+    }
+
+    fn read(&mut self, handle: &str, len: usize) -> Result<Option<String>, Errno> {
+        let f = self.handles.get(handle).ok_or(NO_HANDLE)?.clone();
+        if self.inodes[f.inode.0].dir {
+            return Err(Errno::EISDIR);
+        }
+        if !f.readable {
+            return Err(Errno::EBADF);
+        }
+        let content = match self.inodes[f.inode.0].node {
+            Node::EventfsFile(file) => self.eventfs_read(file)?,
+            Node::TraceFile(_, super::files::TraceFile::TracingOn) => Some("1\n".to_owned()),
+            _ => None,
+        };
+        let Some(text) = content else {
+            return Ok(None);
+        };
+        let start = (f.pos as usize).min(text.len());
+        let end = (start + len).min(text.len());
+        self.handles.get_mut(handle).expect("checked").pos = end as i64;
+        Ok(Some(text[start..end].to_owned()))
+    }
+
+    fn write(&mut self, handle: &str, data: &str) -> Result<usize, Errno> {
+        let f = self.handles.get(handle).ok_or(NO_HANDLE)?;
+        if !f.writable {
+            return Err(Errno::EBADF);
+        }
+        match self.inodes[f.inode.0].node {
+            Node::EventfsFile(file) => self.eventfs_write(file, data),
+            Node::Control(c) => self.control_write(c, data),
+            _ => Ok(data.len()),
+        }
+    }
+
+    fn close(&mut self, handle: &str) -> Result<(), Errno> {
+        let f = self.handles.remove(handle).ok_or(NO_HANDLE)?;
+        self.release_holds(f.holds);
+        for d in f.children_held {
+            self.dput(d);
+        }
+        self.dput(f.dentry);
+        Ok(())
+    }
+
+    /// `lseek(SEEK_SET)`: directories take any position that is not negative.
+    fn seek(&mut self, handle: &str, pos: i64) -> Result<i64, Errno> {
+        let f = self.handles.get_mut(handle).ok_or(NO_HANDLE)?;
+        if pos < 0 {
+            return Err(Errno::EINVAL);
+        }
+        f.pos = pos;
+        Ok(pos)
+    }
+
+    /// A private handle name for the compound actions, never a scenario's.
+    const SCRATCH: &'static str = "\0rethfs-scratch";
+
+    fn list(&mut self, path: &str) -> Result<Vec<String>, Errno> {
+        self.open(None, path, OpenMode::Directory, Self::SCRATCH)?;
+        let mut names = Vec::new();
+        let result = loop {
+            match self.getdents(Self::SCRATCH, 32768) {
+                Ok(batch) if batch.is_empty() => break Ok(()),
+                Ok(batch) => names.extend(batch.into_iter().map(|d| d.name).filter(|n| n != "." && n != "..")),
+                Err(e) => break Err(e),
+            }
+        };
+        self.close(Self::SCRATCH)?;
+        result.map(|()| names)
+    }
+
+    fn read_path(&mut self, path: &str) -> Result<Option<String>, Errno> {
+        self.open(None, path, OpenMode::Read, Self::SCRATCH)?;
+        let r = self.read(Self::SCRATCH, usize::MAX / 2);
+        self.close(Self::SCRATCH)?;
+        r
+    }
+
+    /// `echo DATA > path` (`truncate`) or `>>` (append).
+    fn write_path(&mut self, path: &str, data: &str, truncate: bool) -> Result<Value, Errno> {
+        let mode = if truncate { OpenMode::Create } else { OpenMode::Write };
+        self.open(None, path, mode, Self::SCRATCH)?;
+        let r = self.write(Self::SCRATCH, data);
+        self.close(Self::SCRATCH)?;
+        r.map(|bytes| Value::Written { bytes })
+    }
+
+    fn chdir(&mut self, path: &str) -> Result<(), Errno> {
+        let d = self.resolve(path)?;
+        if !self.inodes[self.inode_of(d).0].dir {
+            self.dput(d);
+            return Err(Errno::ENOTDIR);
+        }
+        let old = std::mem::replace(&mut self.cwd, d);
+        self.dput(old);
+        Ok(())
+    }
+
+    fn fchdir(&mut self, handle: &str) -> Result<(), Errno> {
+        let f = self.handles.get(handle).ok_or(NO_HANDLE)?;
+        let (d, inode) = (f.dentry, f.inode);
+        if !self.inodes[inode.0].dir {
+            return Err(Errno::ENOTDIR);
+        }
+        self.dget(d);
+        let old = std::mem::replace(&mut self.cwd, d);
+        self.dput(old);
+        Ok(())
+    }
+
+    /// Walks to the parent of `path` and looks the last component up without refusing a miss.
+    fn walk_parent(&mut self, path: &str) -> Result<Walked, Errno> {
+        let comps = Self::split(path);
+        if comps.is_empty() {
+            return Err(Errno::EBUSY);
+        }
+        let start = self.start_of(path);
+        self.walk(start, &comps, true)
+    }
+
+    /// Drops the references a parent walk left.
+    fn put_walked(&mut self, w: &Walked) {
+        let d = match w {
+            Walked::Found(d) => *d,
+            Walked::Missing { parent, .. } => *parent,
+        };
+        self.dput(d);
+    }
+
+    /// `mkdir`: EEXIST for a taken name; only `instances/` has a `->mkdir`, elsewhere EPERM.
+    fn mkdir(&mut self, path: &str) -> Result<(), Errno> {
+        let w = self.walk_parent(path)?;
+        let result = match &w {
+            Walked::Found(_) => Err(Errno::EEXIST),
+            Walked::Missing { parent, name } => match self.inodes[self.inode_of(*parent).0].node {
+                Node::InstancesDir => self.instance_mkdir(&name.clone()),
+                _ => Err(Errno::EPERM),
+            },
+        };
+        self.put_walked(&w);
+        result
+    }
+
+    /// `rmdir`: only instances can go (`instance_rmdir`); other directories EPERM.
+    fn rmdir(&mut self, path: &str) -> Result<(), Errno> {
+        let w = self.walk_parent(path)?;
+        let result = match &w {
+            Walked::Missing { .. } => Err(Errno::ENOENT),
+            Walked::Found(d) => {
+                let inode = &self.inodes[self.inode_of(*d).0];
+                match inode.node {
+                    _ if !inode.dir => Err(Errno::ENOTDIR),
+                    Node::InstanceDir(tr) => self.instance_rmdir(tr),
+                    _ => Err(Errno::EPERM),
+                }
+            }
+        };
+        self.put_walked(&w);
+        result
+    }
+
+    /// `unlink`: tracefs has none (EPERM); a directory is EISDIR first.
+    fn unlink(&mut self, path: &str) -> Result<(), Errno> {
+        let w = self.walk_parent(path)?;
+        let result = match &w {
+            Walked::Missing { .. } => Err(Errno::ENOENT),
+            Walked::Found(d) if self.inodes[self.inode_of(*d).0].dir => Err(Errno::EISDIR),
+            Walked::Found(_) => Err(Errno::EPERM),
+        };
+        self.put_walked(&w);
+        result
+    }
+
+    /// `rename`: tracefs has none; the source must exist first.
+    fn rename(&mut self, from: &str) -> Result<(), Errno> {
+        let w = self.walk_parent(from)?;
+        let result = match &w {
+            Walked::Missing { .. } => Err(Errno::ENOENT),
+            Walked::Found(_) => Err(Errno::EPERM),
+        };
+        self.put_walked(&w);
+        result
+    }
+
+    /// chmod/chown: eventfs saves the change in its ei (`eventfs_set_attr`); plain tracefs
+    /// marks the inode's owner as set by hand (`tracefs_setattr`).
+    fn setattr(&mut self, path: &str, mode: Option<u32>, uid: Option<u32>, gid: Option<u32>) -> Result<(), Errno> {
+        let d = self.resolve(path)?;
+        let result = if self.dentries[d.0].fsdata.is_some() {
+            self.eventfs_set_attr(d, mode, uid, gid)
+        } else {
+            let inode = self.inode_of(d);
+            let i = &mut self.inodes[inode.0];
+            i.owner_set.0 |= uid.is_some();
+            i.owner_set.1 |= gid.is_some();
+            self.simple_setattr(inode, mode, uid, gid);
+            Ok(())
+        };
+        self.dput(d);
+        result
+    }
+
+    /// `mount -o remount,OPTIONS`: `uid=`, `gid=`, `mode=` (octal); anything else EINVAL. Since
+    /// 6.10 every live inode and every saved eventfs owner follows the new ids; before, only the
+    /// root inode changes and the rest follow it where nothing was saved.
+    fn remount(&mut self, options: &str) -> Result<(), Errno> {
+        let (mut uid, mut gid, mut mode) = (None, None, None);
+        for opt in options.split(',').filter(|o| !o.is_empty() && *o != "remount") {
+            let (k, v) = opt.split_once('=').ok_or(Errno::EINVAL)?;
+            match k {
+                "uid" => uid = Some(v.parse::<u32>().map_err(|_| Errno::EINVAL)?),
+                "gid" => gid = Some(v.parse::<u32>().map_err(|_| Errno::EINVAL)?),
+                "mode" => mode = Some(u32::from_str_radix(v, 8).map_err(|_| Errno::EINVAL)? & 0o7777),
+                _ => return Err(Errno::EINVAL),
+            }
+        }
+        let root = self.inode_of(self.root);
+        self.simple_setattr(root, mode, uid, gid);
+        if self.policy.remount_resets_eventfs() && (uid.is_some() || gid.is_some()) {
+            for i in self.inodes.iter_mut().filter(|i| !i.evicted) {
+                if let Some(u) = uid {
+                    i.uid = u;
+                    i.owner_set.0 = false;
+                }
+                if let Some(g) = gid {
+                    i.gid = g;
+                    i.owner_set.1 = false;
+                }
+            }
+            self.eventfs_remount(uid, gid);
+        }
+        Ok(())
+    }
+}

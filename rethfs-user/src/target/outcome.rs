@@ -1,0 +1,145 @@
+//! What a target answers: a value or an errno, exactly as a user would observe them.
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+/// An errno value, printed by its name (`ENOENT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Errno(pub i32);
+
+impl Errno {
+    pub const EPERM: Errno = Errno(libc::EPERM);
+    pub const ENOENT: Errno = Errno(libc::ENOENT);
+    pub const EBADF: Errno = Errno(libc::EBADF);
+    pub const EACCES: Errno = Errno(libc::EACCES);
+    pub const EBUSY: Errno = Errno(libc::EBUSY);
+    pub const EEXIST: Errno = Errno(libc::EEXIST);
+    pub const ENODEV: Errno = Errno(libc::ENODEV);
+    pub const ENOTDIR: Errno = Errno(libc::ENOTDIR);
+    pub const EISDIR: Errno = Errno(libc::EISDIR);
+    pub const EINVAL: Errno = Errno(libc::EINVAL);
+    pub const ENOTEMPTY: Errno = Errno(libc::ENOTEMPTY);
+    pub const ENAMETOOLONG: Errno = Errno(libc::ENAMETOOLONG);
+
+    pub fn name(self) -> String {
+        format!("{:?}", nix::errno::Errno::from_raw(self.0))
+    }
+}
+
+impl fmt::Display for Errno {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+impl Serialize for Errno {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name())
+    }
+}
+
+/// File types as getdents64 reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileKind {
+    File,
+    Dir,
+    Other,
+}
+
+/// What `stat` tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct StatInfo {
+    pub ino: u64,
+    pub kind: FileKind,
+    /// Permission bits only (`0o640`).
+    pub perm: u32,
+    pub nlink: u64,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// One getdents64 record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Dirent {
+    pub name: String,
+    pub ino: u64,
+    pub kind: FileKind,
+    /// `d_off`: the position a later seek to resume after this entry would use.
+    pub off: i64,
+}
+
+/// A successful result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "value", rename_all = "snake_case")]
+pub enum Value {
+    /// Succeeded with nothing to report.
+    Done,
+    /// A count of bytes written.
+    Written { bytes: usize },
+    /// Bytes read, as text; `None` from the model where the kernel's content (a format, a
+    /// trigger list) is not modelled, so only success is compared.
+    Data { text: Option<String> },
+    Stat(StatInfo),
+    Dirents { entries: Vec<Dirent> },
+    /// A directory listing by name, `.` and `..` left out, in the order returned.
+    Names { names: Vec<String> },
+    /// A file position.
+    Pos { pos: i64 },
+}
+
+/// The result of one action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Ok(Value),
+    Err(Errno),
+}
+
+impl Outcome {
+    pub fn done() -> Self {
+        Outcome::Ok(Value::Done)
+    }
+
+    pub fn is_ok(&self) -> bool {
+        matches!(self, Outcome::Ok(_))
+    }
+
+    pub fn errno(&self) -> Option<Errno> {
+        match self {
+            Outcome::Err(e) => Some(*e),
+            Outcome::Ok(_) => None,
+        }
+    }
+}
+
+impl From<Result<Value, Errno>> for Outcome {
+    fn from(r: Result<Value, Errno>) -> Self {
+        match r {
+            Ok(v) => Outcome::Ok(v),
+            Err(e) => Outcome::Err(e),
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Err(e) => write!(f, "{e}"),
+            Outcome::Ok(Value::Done) => f.write_str("ok"),
+            Outcome::Ok(Value::Written { bytes }) => write!(f, "wrote {bytes}"),
+            Outcome::Ok(Value::Data { text: Some(text) }) => write!(f, "read {text:?}"),
+            Outcome::Ok(Value::Data { text: None }) => f.write_str("read (content not modelled)"),
+            Outcome::Ok(Value::Stat(s)) => {
+                write!(f, "ino {} {:?} {:o} nlink {} uid {} gid {}", s.ino, s.kind, s.perm, s.nlink, s.uid, s.gid)
+            }
+            Outcome::Ok(Value::Dirents { entries }) => {
+                let list: Vec<String> = entries.iter().map(|d| format!("{}@{}", d.name, d.off)).collect();
+                write!(f, "[{}]", list.join(" "))
+            }
+            Outcome::Ok(Value::Names { names }) => write!(f, "[{}]", names.join(" ")),
+            Outcome::Ok(Value::Pos { pos }) => write!(f, "pos {pos}"),
+        }
+    }
+}
