@@ -4,7 +4,7 @@ use std::{path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::observe::btf::VMLINUX_BTF;
+use crate::{model::KernelVersion, observe::btf::VMLINUX_BTF};
 
 /// An eBPF-assisted observer and validator of the kernel's tracefs.
 #[derive(Debug, Parser)]
@@ -46,6 +46,22 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run a scenario on the reference eventfs model alone (no root, no tracefs needed).
+    Model {
+        /// A built-in scenario or a scenario TOML file; without it, list the built-in ones.
+        #[arg(long, value_name = "NAME|FILE")]
+        scenario: Option<String>,
+        /// Apply the rules of this kernel version (default: the running kernel's).
+        #[arg(long, value_name = "VERSION", value_parser = parse_version)]
+        kernel: Option<KernelVersion>,
+        /// One JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_version(s: &str) -> Result<KernelVersion, String> {
+    s.parse()
 }
 
 /// A positive, finite number of seconds.

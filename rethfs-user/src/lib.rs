@@ -4,6 +4,7 @@
 //! - [`host`]: the real tracefs.
 //! - [`target`]: the one interface host and model both answer: actions, outcomes, lifetimes.
 //! - [`model`]: the reference eventfs, a versioned model of the kernel's rules.
+//! - [`scenario`]: the built-in catalogue, the TOML format, and the runner.
 //! - [`observe`]: BTF offsets, attach backends and the eBPF observer.
 //! - [`report`]: tables and JSON for people and programs.
 //! - [`cmd`]: one module per subcommand.
@@ -16,6 +17,7 @@ pub mod model;
 pub mod observe;
 pub mod profile;
 pub mod report;
+pub mod scenario;
 pub mod target;
 
 pub use error::{Error, Result};

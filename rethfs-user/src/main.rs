@@ -24,6 +24,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Doctor { json } => cmd::doctor::run(&opts, json),
         Command::Observe { duration, json } => cmd::observe::run(&opts, duration, json),
+        Command::Model {
+            scenario,
+            kernel,
+            json,
+        } => cmd::model::run(scenario.as_deref(), kernel, json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,4 +1,5 @@
 //! One module per subcommand: each checks its environment, does its job, reports.
 
 pub mod doctor;
+pub mod model;
 pub mod observe;

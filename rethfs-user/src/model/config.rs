@@ -12,7 +12,11 @@ pub struct StaticEvent {
 
 impl StaticEvent {
     pub fn new(group: &str, name: &str) -> Self {
-        StaticEvent { group: group.into(), name: name.into(), ftrace_internal: group == "ftrace" }
+        StaticEvent {
+            group: group.into(),
+            name: name.into(),
+            ftrace_internal: group == "ftrace",
+        }
     }
 }
 
@@ -60,10 +64,15 @@ impl ModelConfig {
     /// `groups` groups of `per_group` events each: a tree the size of a distribution kernel's
     /// (about 110 groups and 2,300 events give 2,400 directories and 11,800 files).
     pub fn synthetic(groups: usize, per_group: usize) -> Self {
-        let mut config = ModelConfig { events: Vec::new(), ..ModelConfig::default() };
+        let mut config = ModelConfig {
+            events: Vec::new(),
+            ..ModelConfig::default()
+        };
         for g in 0..groups {
             for e in 0..per_group {
-                config.events.push(StaticEvent::new(&format!("group{g}"), &format!("event{e}")));
+                config
+                    .events
+                    .push(StaticEvent::new(&format!("group{g}"), &format!("event{e}")));
             }
         }
         config

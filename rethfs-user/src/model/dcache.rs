@@ -1,18 +1,45 @@
 //! The dcache as tracefs sees it (fs/dcache.c): reference counts, caching of unused dentries,
 //! kills, invalidation and shrinking, with the tracefs dentry operations plugged in.
 
-use super::{DentryId, Dentry, EiId, Inode, InodeId, Model, Node};
+use super::{Dentry, DentryId, EiId, Inode, InodeId, Model, Node};
 use crate::target::LifetimeKind;
 
 impl Model {
-    pub(crate) fn new_inode(&mut self, ino: u64, dir: bool, perm: u32, uid: u32, gid: u32, nlink: u64, node: Node) -> InodeId {
-        self.inodes.push(Inode { ino, dir, perm, uid, gid, nlink, node, evicted: false, dead: false, owner_set: (false, false) });
+    /// A new inode; whether it is a directory follows from what it is.
+    pub(crate) fn new_inode(
+        &mut self,
+        ino: u64,
+        node: Node,
+        perm: u32,
+        (uid, gid): (u32, u32),
+        nlink: u64,
+    ) -> InodeId {
+        let dir = matches!(
+            node,
+            Node::Root | Node::InstancesDir | Node::InstanceDir(_) | Node::EventfsDir(_)
+        );
+        self.inodes.push(Inode {
+            ino,
+            dir,
+            perm,
+            uid,
+            gid,
+            nlink,
+            node,
+            evicted: false,
+            dead: false,
+            owner_set: (false, false),
+        });
         InodeId(self.inodes.len() - 1)
     }
 
     pub(crate) fn child_path(&self, parent: DentryId, name: &str) -> String {
         let p = &self.dentries[parent.0].path;
-        if p.is_empty() { name.to_owned() } else { format!("{p}/{name}") }
+        if p.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{p}/{name}")
+        }
     }
 
     /// `d_alloc`: a negative, unhashed dentry with one reference, holding one on its parent.
@@ -55,7 +82,12 @@ impl Model {
 
     /// `tracefs_create_file`/`tracefs_create_dir`: a positive, hashed dentry whose creator
     /// keeps the allocation reference until `tracefs_remove`.
-    pub(crate) fn d_create_pinned(&mut self, parent: DentryId, name: &str, inode: InodeId) -> DentryId {
+    pub(crate) fn d_create_pinned(
+        &mut self,
+        parent: DentryId,
+        name: &str,
+        inode: InodeId,
+    ) -> DentryId {
         let d = self.d_alloc(Some(parent), name);
         self.d_add(d, Some(inode));
         self.dentries[d.0].pinned = true;
@@ -100,7 +132,9 @@ impl Model {
 
     /// `tracefs_d_revalidate`: stale when the ei in `d_fsdata` is freed.
     pub(crate) fn d_revalidate(&self, d: DentryId) -> bool {
-        !self.dentries[d.0].fsdata.is_some_and(|ei| self.eis[ei.0].is_freed)
+        !self.dentries[d.0]
+            .fsdata
+            .is_some_and(|ei| self.eis[ei.0].is_freed)
     }
 
     fn d_unhash(&mut self, d: DentryId) {
@@ -200,7 +234,13 @@ impl Model {
     }
 
     /// `simple_setattr` for chmod/chown.
-    pub(crate) fn simple_setattr(&mut self, inode: InodeId, mode: Option<u32>, uid: Option<u32>, gid: Option<u32>) {
+    pub(crate) fn simple_setattr(
+        &mut self,
+        inode: InodeId,
+        mode: Option<u32>,
+        uid: Option<u32>,
+        gid: Option<u32>,
+    ) {
         let i = &mut self.inodes[inode.0];
         if let Some(m) = mode {
             i.perm = m & 0o7777;
@@ -258,7 +298,12 @@ impl Model {
         let Some(d) = self.ei_dentry(ei) else {
             return;
         };
-        let pinned: Vec<DentryId> = self.dentries[d.0].children.values().copied().filter(|c| self.dentries[c.0].pinned).collect();
+        let pinned: Vec<DentryId> = self.dentries[d.0]
+            .children
+            .values()
+            .copied()
+            .filter(|c| self.dentries[c.0].pinned)
+            .collect();
         self.d_invalidate(d);
         for c in pinned {
             self.d_unhash(c);

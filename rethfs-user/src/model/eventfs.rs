@@ -85,20 +85,34 @@ impl Model {
     /// `eventfs_create_events_dir`: the `events` directory of a trace array, made at once with
     /// its dentry and inode (held by the ei until instance removal). Its directory number is
     /// drawn now, by `tracefs_get_inode`.
-    pub(crate) fn eventfs_create_events_dir(&mut self, parent: DentryId, tr: TrId, top: bool) -> EiId {
+    pub(crate) fn eventfs_create_events_dir(
+        &mut self,
+        parent: DentryId,
+        tr: TrId,
+        top: bool,
+    ) -> EiId {
         let path = self.child_path(parent, "events");
         let ei = self.alloc_ei("events", path, None, EiData::Events(tr));
-        let parent_inode = self.dentries[parent.0].inode.expect("events parent is positive");
-        let (uid, gid) = (self.inodes[parent_inode.0].uid, self.inodes[parent_inode.0].gid);
+        let parent_inode = self.dentries[parent.0]
+            .inode
+            .expect("events parent is positive");
+        let (uid, gid) = (
+            self.inodes[parent_inode.0].uid,
+            self.inodes[parent_inode.0].gid,
+        );
         {
             let e = &mut self.eis[ei.0];
             e.is_events = true;
             // The top instance's events/ follows the tracefs root's ownership.
-            e.attr = Attr { mode: if top { TOPLEVEL } else { 0 }, uid, gid };
+            e.attr = Attr {
+                mode: if top { TOPLEVEL } else { 0 },
+                uid,
+                gid,
+            };
         }
         let ino = self.get_next_ino();
         let nlink = if self.policy.dir_nlink_one() { 1 } else { 2 };
-        let inode = self.new_inode(ino, true, 0o755, uid, gid, nlink, Node::EventfsDir(ei));
+        let inode = self.new_inode(ino, Node::EventfsDir(ei), 0o755, (uid, gid), nlink);
         let d = self.d_create_pinned(parent, "events", inode);
         self.dentries[d.0].fsdata = Some(ei);
         self.eis[ei.0].kref += 1;
@@ -110,7 +124,12 @@ impl Model {
 
     /// `eventfs_create_dir`: allocates an ei and links it at the tail of `parent`'s children;
     /// no dentry or inode is made (before 6.8 the pinned policies make them at once).
-    pub(crate) fn eventfs_create_dir(&mut self, name: &str, parent: EiId, data: EiData) -> Option<EiId> {
+    pub(crate) fn eventfs_create_dir(
+        &mut self,
+        name: &str,
+        parent: EiId,
+        data: EiData,
+    ) -> Option<EiId> {
         if self.eis[parent.0].is_freed {
             // The kernel allocates, sees the parent freed, and frees again.
             return None;
@@ -195,7 +214,11 @@ impl Model {
             return;
         }
         let name = self.dentries[dentry.0].name.clone();
-        let child = self.eis[dir.0].children.iter().copied().find(|c| self.eis[c.0].name == name);
+        let child = self.eis[dir.0]
+            .children
+            .iter()
+            .copied()
+            .find(|c| self.eis[c.0].name == name);
         if let Some(child) = child {
             self.lookup_dir_entry(dentry, child);
             return;
@@ -212,11 +235,15 @@ impl Model {
     /// `eventfs_dir_ino` then replaces), attributes from the ei, a reference on the ei.
     fn lookup_dir_entry(&mut self, dentry: DentryId, ei: EiId) {
         let drawn = self.get_next_ino();
-        let ino = if self.policy.shared_file_ino() { self.eventfs_dir_ino(ei) } else { drawn };
+        let ino = if self.policy.shared_file_ino() {
+            self.eventfs_dir_ino(ei)
+        } else {
+            drawn
+        };
         let attr = Some(self.eis[ei.0].attr);
         let (perm, uid, gid) = self.update_inode_attr(dentry, attr, 0o755);
         let nlink = if self.policy.dir_nlink_one() { 1 } else { 2 };
-        let inode = self.new_inode(ino, true, perm, uid, gid, nlink, Node::EventfsDir(ei));
+        let inode = self.new_inode(ino, Node::EventfsDir(ei), perm, (uid, gid), nlink);
         self.dentries[dentry.0].fsdata = Some(ei);
         self.get_ei(ei);
         self.d_add(dentry, Some(inode));
@@ -224,12 +251,23 @@ impl Model {
 
     /// `lookup_file`: every file shares EVENTFS_FILE_INODE_INO (6.8+); the dentry holds a
     /// reference on its parent directory's ei.
-    fn lookup_file(&mut self, dentry: DentryId, parent: EiId, idx: usize, perm: u32, file: EventfsFile) {
+    fn lookup_file(
+        &mut self,
+        dentry: DentryId,
+        parent: EiId,
+        idx: usize,
+        perm: u32,
+        file: EventfsFile,
+    ) {
         let drawn = self.get_next_ino();
-        let ino = if self.policy.shared_file_ino() { EVENTFS_FILE_INODE_INO } else { drawn };
+        let ino = if self.policy.shared_file_ino() {
+            EVENTFS_FILE_INODE_INO
+        } else {
+            drawn
+        };
         let attr = self.eis[parent.0].entry_attrs.as_ref().map(|a| a[idx]);
         let (perm, uid, gid) = self.update_inode_attr(dentry, attr, perm);
-        let inode = self.new_inode(ino, false, perm, uid, gid, 1, Node::EventfsFile(file));
+        let inode = self.new_inode(ino, Node::EventfsFile(file), perm, (uid, gid), 1);
         self.dentries[dentry.0].fsdata = Some(parent);
         self.get_ei(parent);
         self.d_add(dentry, Some(inode));
@@ -237,7 +275,12 @@ impl Model {
 
     /// `update_inode_attr`: defaults from the callback's mode and the owning `events` ei's
     /// ownership, overridden by whatever chmod/chown saved.
-    fn update_inode_attr(&mut self, dentry: DentryId, attr: Option<Attr>, mode: u32) -> (u32, u32, u32) {
+    fn update_inode_attr(
+        &mut self,
+        dentry: DentryId,
+        attr: Option<Attr>,
+        mode: u32,
+    ) -> (u32, u32, u32) {
         let events = self.eventfs_find_events(dentry);
         let (mut perm, mut uid, mut gid) = (mode & 0o7777, events.uid, events.gid);
         if let Some(a) = attr {
@@ -266,7 +309,11 @@ impl Model {
                 let attr = self.eis[ei.0].attr;
                 if attr.mode & TOPLEVEL != 0 && !self.policy.remount_resets_eventfs() {
                     let root = self.dentries[self.root.0].inode.expect("root inode");
-                    return Attr { mode: attr.mode, uid: self.inodes[root.0].uid, gid: self.inodes[root.0].gid };
+                    return Attr {
+                        mode: attr.mode,
+                        uid: self.inodes[root.0].uid,
+                        gid: self.inodes[root.0].gid,
+                    };
                 }
                 return attr;
             }
@@ -279,8 +326,16 @@ impl Model {
     /// the ei (a directory's own attr, or its parent's `entry_attrs` slot for a file) so it
     /// survives the dentry. ENODEV once the ei is freed. For `events/` itself only the inode
     /// changes (6.8 also records that it changed), so its children keep their defaults.
-    pub(crate) fn eventfs_set_attr(&mut self, dentry: DentryId, mode: Option<u32>, uid: Option<u32>, gid: Option<u32>) -> Result<(), crate::target::Errno> {
-        let ei = self.dentries[dentry.0].fsdata.expect("eventfs dentry has fsdata");
+    pub(crate) fn eventfs_set_attr(
+        &mut self,
+        dentry: DentryId,
+        mode: Option<u32>,
+        uid: Option<u32>,
+        gid: Option<u32>,
+    ) -> Result<(), crate::target::Errno> {
+        let ei = self.dentries[dentry.0]
+            .fsdata
+            .expect("eventfs dentry has fsdata");
         if self.eis[ei.0].is_freed {
             return Err(crate::target::Errno::ENODEV);
         }
@@ -318,7 +373,9 @@ impl Model {
             let entries = self.ei_entries(ei);
             let name = self.dentries[dentry.0].name.clone();
             let e = &mut self.eis[ei.0];
-            let attrs = e.entry_attrs.get_or_insert_with(|| vec![Attr::default(); entries.len()]);
+            let attrs = e
+                .entry_attrs
+                .get_or_insert_with(|| vec![Attr::default(); entries.len()]);
             if let Some(i) = entries.iter().position(|k| k.name() == name) {
                 update(&mut attrs[i]);
             }
@@ -351,12 +408,21 @@ impl Model {
     /// exist now.
     pub(crate) fn ei_entries(&self, ei: EiId) -> Vec<EntryKind> {
         match self.eis[ei.0].data {
-            EiData::Events(_) => vec![EntryKind::TopEnable, EntryKind::HeaderPage, EntryKind::HeaderEvent],
+            EiData::Events(_) => vec![
+                EntryKind::TopEnable,
+                EntryKind::HeaderPage,
+                EntryKind::HeaderEvent,
+            ],
             EiData::System(_) if self.eis[ei.0].name == "ftrace" => Vec::new(),
             EiData::System(_) => vec![EntryKind::SystemFilter, EntryKind::SystemEnable],
             EiData::Event(_) => {
                 let c = &self.config;
-                let mut v = vec![EntryKind::Enable, EntryKind::Filter, EntryKind::Trigger, EntryKind::Format];
+                let mut v = vec![
+                    EntryKind::Enable,
+                    EntryKind::Filter,
+                    EntryKind::Trigger,
+                    EntryKind::Format,
+                ];
                 v.extend(c.perf_events.then_some(EntryKind::Id));
                 v.extend(c.hist.then_some(EntryKind::Hist));
                 v.extend(c.hist_debug.then_some(EntryKind::HistDebug));

@@ -67,8 +67,13 @@ pub(crate) enum TraceFile {
 }
 
 impl TraceFile {
-    pub(crate) const ALL: [TraceFile; 5] =
-        [TraceFile::Trace, TraceFile::TracePipe, TraceFile::TracingOn, TraceFile::SetEvent, TraceFile::ErrorLog];
+    pub(crate) const ALL: [TraceFile; 5] = [
+        TraceFile::Trace,
+        TraceFile::TracePipe,
+        TraceFile::TracingOn,
+        TraceFile::SetEvent,
+        TraceFile::ErrorLog,
+    ];
 
     pub(crate) fn name(self) -> &'static str {
         match self {
@@ -106,7 +111,11 @@ pub(crate) type ReadResult = Result<Option<String>, Errno>;
 
 impl Model {
     /// The callback of `kind` in `ei`: whether the file exists now, its mode and `i_private`.
-    pub(crate) fn entry_callback(&self, ei: super::EiId, kind: EntryKind) -> Option<(u32, EventfsFile)> {
+    pub(crate) fn entry_callback(
+        &self,
+        ei: super::EiId,
+        kind: EntryKind,
+    ) -> Option<(u32, EventfsFile)> {
         let file = |perm, data| Some((perm, EventfsFile { kind, data }));
         match self.eis[ei.0].data {
             EiData::Events(tr) => match kind {
@@ -123,8 +132,12 @@ impl Model {
                     EntryKind::Format => file(0o440, FileData::Event(f)),
                     EntryKind::Enable if reg => file(0o640, FileData::Event(f)),
                     EntryKind::Filter if reg => file(0o640, FileData::Event(f)),
-                    EntryKind::Trigger if reg || call.name == "print" => file(0o640, FileData::Event(f)),
-                    EntryKind::Id if reg && call.event_type != 0 => file(0o440, FileData::EventType(call.event_type)),
+                    EntryKind::Trigger if reg || call.name == "print" => {
+                        file(0o640, FileData::Event(f))
+                    }
+                    EntryKind::Id if reg && call.event_type != 0 => {
+                        file(0o440, FileData::EventType(call.event_type))
+                    }
                     EntryKind::Hist | EntryKind::HistDebug => file(0o440, FileData::Event(f)),
                     EntryKind::Inject if reg => file(0o200, FileData::Event(f)),
                     _ => None,
@@ -152,15 +165,24 @@ impl Model {
             return Err(Errno::ENODEV);
         }
         self.files[f.0].refs += 1;
-        Ok(Holds { tr: Some(tr), event_file: Some(f), ..Holds::default() })
+        Ok(Holds {
+            tr: Some(tr),
+            event_file: Some(f),
+            ..Holds::default()
+        })
     }
 
     /// The `open` of an eventfs file.
     pub(crate) fn eventfs_open(&mut self, file: EventfsFile) -> Result<Holds, Errno> {
         match (file.kind, file.data) {
-            (EntryKind::Enable | EntryKind::Filter | EntryKind::Hist | EntryKind::HistDebug | EntryKind::Inject, FileData::Event(f)) => {
-                self.open_file_tr(f)
-            }
+            (
+                EntryKind::Enable
+                | EntryKind::Filter
+                | EntryKind::Hist
+                | EntryKind::HistDebug
+                | EntryKind::Inject,
+                FileData::Event(f),
+            ) => self.open_file_tr(f),
             // event_trigger_regex_open checks the event but takes no instance reference.
             (EntryKind::Trigger, FileData::Event(f)) if self.files[f.0].freed => Err(Errno::ENODEV),
             // subsystem_open: a group with no events left is gone.
@@ -171,11 +193,21 @@ impl Model {
                 let tr = self.systems[sys.0].tr;
                 self.trace_array_get(tr)?;
                 self.systems[sys.0].refs += 1;
-                Ok(Holds { tr: Some(tr), system: Some(sys), ..Holds::default() })
+                Ok(Holds {
+                    tr: Some(tr),
+                    system: Some(sys),
+                    ..Holds::default()
+                })
             }
-            (EntryKind::TopEnable | EntryKind::HeaderPage | EntryKind::HeaderEvent, FileData::Tr(tr)) => {
+            (
+                EntryKind::TopEnable | EntryKind::HeaderPage | EntryKind::HeaderEvent,
+                FileData::Tr(tr),
+            ) => {
                 self.trace_array_get(tr)?;
-                Ok(Holds { tr: Some(tr), ..Holds::default() })
+                Ok(Holds {
+                    tr: Some(tr),
+                    ..Holds::default()
+                })
             }
             // format (seq_open only), id (no open), trigger of a live event.
             _ => Ok(Holds::default()),
@@ -190,7 +222,11 @@ impl Model {
         if trace_ref {
             self.trs[tr.0].trace_ref += 1;
         }
-        Ok(Holds { tr: Some(tr), trace_ref, ..Holds::default() })
+        Ok(Holds {
+            tr: Some(tr),
+            trace_ref,
+            ..Holds::default()
+        })
     }
 
     /// `release`: gives back what `open` took.
@@ -217,7 +253,14 @@ impl Model {
                 if freed(f) {
                     return Err(Errno::ENODEV);
                 }
-                Ok(Some(if self.files[f.0].enabled { "1\n" } else { "0\n" }.to_owned()))
+                Ok(Some(
+                    if self.files[f.0].enabled {
+                        "1\n"
+                    } else {
+                        "0\n"
+                    }
+                    .to_owned(),
+                ))
             }
             (EntryKind::Filter, FileData::Event(f)) => {
                 if freed(f) {
@@ -226,11 +269,19 @@ impl Model {
                 Ok(Some(format!("{}\n", self.files[f.0].filter)))
             }
             (EntryKind::Trigger | EntryKind::Hist | EntryKind::HistDebug, FileData::Event(f)) => {
-                if freed(f) { Err(Errno::ENODEV) } else { Ok(None) }
+                if freed(f) {
+                    Err(Errno::ENODEV)
+                } else {
+                    Ok(None)
+                }
             }
             // Before 6.10.y the format file read freed memory instead (fixed by b1560408).
             (EntryKind::Format, FileData::Event(f)) => {
-                if freed(f) && self.policy.format_honours_removal() { Err(Errno::ENODEV) } else { Ok(None) }
+                if freed(f) && self.policy.format_honours_removal() {
+                    Err(Errno::ENODEV)
+                } else {
+                    Ok(None)
+                }
             }
             (EntryKind::Id, FileData::EventType(n)) => Ok(Some(format!("{n}\n"))),
             (EntryKind::Inject, _) => Err(Errno::EINVAL),
@@ -276,11 +327,19 @@ impl Model {
                     return Err(Errno::ENODEV);
                 }
                 let text = data.trim();
-                self.files[f.0].filter = if text.is_empty() || text == "0" { "none".to_owned() } else { text.to_owned() };
+                self.files[f.0].filter = if text.is_empty() || text == "0" {
+                    "none".to_owned()
+                } else {
+                    text.to_owned()
+                };
                 Ok(data.len())
             }
             (EntryKind::Trigger, FileData::Event(f)) => {
-                if self.files[f.0].freed { Err(Errno::ENODEV) } else { Ok(data.len()) }
+                if self.files[f.0].freed {
+                    Err(Errno::ENODEV)
+                } else {
+                    Ok(data.len())
+                }
             }
             (EntryKind::SystemEnable, FileData::System(sys)) => {
                 let (tr, name) = (self.systems[sys.0].tr, self.systems[sys.0].name.clone());
@@ -295,7 +354,12 @@ impl Model {
 
     /// `system_enable_write` / `__ftrace_set_clr_event`: 0 or 1 to every event of `tr` (in
     /// `group`) that can be enabled; EINVAL when there is none.
-    fn set_clear_events(&mut self, tr: TrId, group: Option<&str>, data: &str) -> Result<usize, Errno> {
+    fn set_clear_events(
+        &mut self,
+        tr: TrId,
+        group: Option<&str>,
+        data: &str,
+    ) -> Result<usize, Errno> {
         let v = parse_ulong(data)?;
         if v > 1 {
             return Err(Errno::EINVAL);
@@ -303,17 +367,27 @@ impl Model {
         let mut any = false;
         for f in self.trs[tr.0].files.clone() {
             let call = &self.calls[self.files[f.0].call.0];
-            if self.files[f.0].freed || call.ftrace_internal || group.is_some_and(|g| g != call.group) {
+            if self.files[f.0].freed
+                || call.ftrace_internal
+                || group.is_some_and(|g| g != call.group)
+            {
                 continue;
             }
             any = true;
             self.files[f.0].enabled = v == 1;
         }
-        if any { Ok(data.len()) } else { Err(Errno::EINVAL) }
+        if any {
+            Ok(data.len())
+        } else {
+            Err(Errno::EINVAL)
+        }
     }
 }
 
 /// `kstrtoul_from_user(.., 10, ..)`: decimal, one trailing newline allowed.
 fn parse_ulong(data: &str) -> Result<u64, Errno> {
-    data.strip_suffix('\n').unwrap_or(data).parse().map_err(|_| Errno::EINVAL)
+    data.strip_suffix('\n')
+        .unwrap_or(data)
+        .parse()
+        .map_err(|_| Errno::EINVAL)
 }

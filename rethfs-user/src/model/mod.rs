@@ -21,12 +21,15 @@ mod dcache;
 mod eventfs;
 mod files;
 mod ino;
+mod invariants;
 pub mod policy;
 mod probe;
 mod readdir;
 mod tracing;
 mod vfs;
 
+#[cfg(test)]
+mod properties;
 #[cfg(test)]
 mod tests;
 
@@ -209,7 +212,10 @@ impl Model {
 
     /// The next generation number for an object at `path` (`dentry` or ei namespace).
     pub(crate) fn next_generation(&mut self, dentry: bool, path: &str) -> u32 {
-        let g = self.generations.entry((dentry, path.to_owned())).or_insert(0);
+        let g = self
+            .generations
+            .entry((dentry, path.to_owned()))
+            .or_insert(0);
         *g += 1;
         *g - 1
     }

@@ -32,7 +32,13 @@ pub enum Policy {
 }
 
 impl Policy {
-    pub const ALL: [Policy; 5] = [Policy::PreEventfs, Policy::V6_6, Policy::V6_8, Policy::V6_10, Policy::V6_17];
+    pub const ALL: [Policy; 5] = [
+        Policy::PreEventfs,
+        Policy::V6_6,
+        Policy::V6_8,
+        Policy::V6_10,
+        Policy::V6_17,
+    ];
 
     /// The policy for mainline release `major.minor`.
     pub fn for_version(major: u32, minor: u32) -> Self {

@@ -47,7 +47,8 @@ impl Model {
             if argv.is_empty() {
                 continue;
             }
-            let removal = argv[0].starts_with('-') || (file == ControlFile::DynamicEvents && argv[0].starts_with('!'));
+            let removal = argv[0].starts_with('-')
+                || (file == ControlFile::DynamicEvents && argv[0].starts_with('!'));
             if removal {
                 self.dyn_event_release(file, &argv)?;
             } else {
@@ -56,7 +57,9 @@ impl Model {
                     ControlFile::UprobeEvents => parse_uprobe(&argv)?,
                     // create_dyn_event tries each parser; each cancels on the other's syntax.
                     ControlFile::DynamicEvents => match parse_kprobe(&argv) {
-                        Err(e) if e == CANCELED && argv.get(1).is_some_and(|a| a.contains('/')) => parse_uprobe(&argv)?,
+                        Err(e) if e == CANCELED && argv.get(1).is_some_and(|a| a.contains('/')) => {
+                            parse_uprobe(&argv)?
+                        }
                         other => other?,
                     },
                 };
@@ -90,7 +93,13 @@ impl Model {
             Some(_) => return Err(Errno::EEXIST),
             None => self.register_call(&c.group, &c.event, c.kind, false),
         };
-        self.probes.push(Probe { call, kind: c.kind, retprobe: c.retprobe, place: c.place, args: c.args });
+        self.probes.push(Probe {
+            call,
+            kind: c.kind,
+            retprobe: c.retprobe,
+            place: c.place,
+            args: c.args,
+        });
         Ok(())
     }
 
@@ -125,7 +134,10 @@ impl Model {
             let matches = kind.is_none_or(|k| k == p.kind)
                 && (event.is_empty() || call.name == event)
                 && group.is_none_or(|g| g == call.group)
-                && argv[1..].iter().zip(std::iter::once(&p.place).chain(&p.args)).all(|(a, b)| a == b)
+                && argv[1..]
+                    .iter()
+                    .zip(std::iter::once(&p.place).chain(&p.args))
+                    .all(|(a, b)| a == b)
                 && argv.len() - 1 <= 1 + p.args.len();
             if !matches {
                 i += 1;
@@ -158,7 +170,11 @@ fn parse_event_name(spec: &str, default_group: &str) -> Result<(String, Option<S
         return Err(Errno::EINVAL);
     }
     if event.is_empty() {
-        return if split.is_some() { Ok((group.to_owned(), None)) } else { Err(Errno::EINVAL) };
+        return if split.is_some() {
+            Ok((group.to_owned(), None))
+        } else {
+            Err(Errno::EINVAL)
+        };
     }
     if event.len() >= MAX_EVENT_NAME_LEN || !is_good_name(event) {
         return Err(Errno::EINVAL);
@@ -168,7 +184,9 @@ fn parse_event_name(spec: &str, default_group: &str) -> Result<(String, Option<S
 
 fn is_good_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
@@ -185,7 +203,7 @@ fn parse_offset(s: &str) -> Result<u64, Errno> {
 }
 
 /// `p|r[:[GRP/][EVENT]]`: the probe type and the event name part.
-fn probe_head<'a>(head: &'a str) -> Result<(bool, Option<&'a str>), Errno> {
+fn probe_head(head: &str) -> Result<(bool, Option<&str>), Errno> {
     let retprobe = match head.chars().next() {
         Some('p') => false,
         Some('r') => true,
@@ -253,7 +271,10 @@ fn parse_kprobe(argv: &[&str]) -> Result<Create, Errno> {
     if before_colon.len() > 1 {
         // Digits after `p` are a maxactive, which only return probes take.
         let digits = &before_colon[1..];
-        if !retprobe || !digits.chars().all(|c| c.is_ascii_digit()) || digits.parse::<u32>().map_or(true, |n| n == 0 || n > 4096) {
+        if !retprobe
+            || !digits.chars().all(|c| c.is_ascii_digit())
+            || digits.parse::<u32>().map_or(true, |n| n == 0 || n > 4096)
+        {
             return Err(Errno::EINVAL);
         }
     }
@@ -279,14 +300,20 @@ fn parse_kprobe(argv: &[&str]) -> Result<Create, Errno> {
     };
     let event = event.unwrap_or_else(|| {
         let raw = format!("{}_{symbol}_{offset}", if retprobe { 'r' } else { 'p' });
-        raw.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
+        raw.chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect()
     });
     Ok(Create {
         kind: CallKind::Kprobe,
         retprobe,
         group,
         event,
-        place: if offset == 0 { symbol.to_owned() } else { format!("{symbol}+{offset}") },
+        place: if offset == 0 {
+            symbol.to_owned()
+        } else {
+            format!("{symbol}+{offset}")
+        },
         args: argv[2..].iter().map(|a| a.to_string()).collect(),
     })
 }
@@ -299,31 +326,61 @@ mod tests {
     fn uprobe_default_names_follow_the_kernel() {
         // __trace_uprobe_create: 'p' always, basename cut at . - _, offset in hex.
         let c = parse_uprobe(&["r", "/bin/true:0x1000"]).unwrap();
-        assert_eq!((c.group.as_str(), c.event.as_str(), c.retprobe), ("uprobes", "p_true_0x1000", true));
+        assert_eq!(
+            (c.group.as_str(), c.event.as_str(), c.retprobe),
+            ("uprobes", "p_true_0x1000", true)
+        );
         assert_eq!(c.place, "/bin/true:0x0000000000001000");
     }
 
     #[test]
     fn uprobe_refusals_carry_the_kernels_errno() {
         // Not uprobe syntax at all: -ECANCELED, seen as EINVAL.
-        assert_eq!(parse_uprobe(&["x:foo", "/bin/true:0x10"]).err(), Some(Errno::EINVAL));
-        assert_eq!(parse_uprobe(&["p:foo", "/bin/true:main"]).err(), Some(Errno::EINVAL));
+        assert_eq!(
+            parse_uprobe(&["x:foo", "/bin/true:0x10"]).err(),
+            Some(Errno::EINVAL)
+        );
+        assert_eq!(
+            parse_uprobe(&["p:foo", "/bin/true:main"]).err(),
+            Some(Errno::EINVAL)
+        );
         // kern_path's own errno for a missing file.
-        assert_eq!(parse_uprobe(&["p:foo", "/no/such/file:0x10"]).err(), Some(Errno::ENOENT));
+        assert_eq!(
+            parse_uprobe(&["p:foo", "/no/such/file:0x10"]).err(),
+            Some(Errno::ENOENT)
+        );
         // A directory is not a regular file.
-        assert_eq!(parse_uprobe(&["p:foo", "/tmp:0x10"]).err(), Some(Errno::EINVAL));
-        assert_eq!(parse_uprobe(&["p:1bad/foo", "/bin/true:0x10"]).err(), Some(Errno::EINVAL));
-        assert_eq!(parse_uprobe(&["p:", "/bin/true:0x10"]).err(), Some(Errno::EINVAL));
+        assert_eq!(
+            parse_uprobe(&["p:foo", "/tmp:0x10"]).err(),
+            Some(Errno::EINVAL)
+        );
+        assert_eq!(
+            parse_uprobe(&["p:1bad/foo", "/bin/true:0x10"]).err(),
+            Some(Errno::EINVAL)
+        );
+        assert_eq!(
+            parse_uprobe(&["p:", "/bin/true:0x10"]).err(),
+            Some(Errno::EINVAL)
+        );
     }
 
     #[test]
     fn kprobe_names_and_maxactive() {
         let c = parse_kprobe(&["p:sched", "schedule"]).unwrap();
         assert_eq!((c.group.as_str(), c.event.as_str()), ("kprobes", "sched"));
-        assert_eq!(parse_kprobe(&["r", "vfs_read"]).unwrap().event, "r_vfs_read_0");
+        assert_eq!(
+            parse_kprobe(&["r", "vfs_read"]).unwrap().event,
+            "r_vfs_read_0"
+        );
         assert!(parse_kprobe(&["r16:myret", "vfs_read"]).is_ok());
-        assert_eq!(parse_kprobe(&["p16:x", "vfs_read"]).err(), Some(Errno::EINVAL));
+        assert_eq!(
+            parse_kprobe(&["p16:x", "vfs_read"]).err(),
+            Some(Errno::EINVAL)
+        );
         // uprobe syntax is not the kprobe parser's.
-        assert_eq!(parse_kprobe(&["p:x", "/bin/true:0x10"]).err(), Some(CANCELED));
+        assert_eq!(
+            parse_kprobe(&["p:x", "/bin/true:0x10"]).err(),
+            Some(CANCELED)
+        );
     }
 }

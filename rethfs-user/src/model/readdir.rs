@@ -25,7 +25,12 @@ impl Filler {
         if let Some(prev) = self.out.last_mut() {
             prev.off = pos;
         }
-        self.out.push(Dirent { name: name.to_owned(), ino, kind, off: 0 });
+        self.out.push(Dirent {
+            name: name.to_owned(),
+            ino,
+            kind,
+            off: 0,
+        });
         self.room -= reclen;
         true
     }
@@ -42,7 +47,11 @@ impl Model {
         if self.inodes[inode.0].dead {
             return Err(Errno::ENOENT);
         }
-        let mut fill = Filler { room: buffer, out: Vec::new(), too_small: false };
+        let mut fill = Filler {
+            room: buffer,
+            out: Vec::new(),
+            too_small: false,
+        };
         let result = self.iterate(d, inode, &mut fill, &mut pos);
         self.handles.get_mut(handle).expect("checked").pos = pos;
         if let Some(last) = fill.out.last_mut() {
@@ -56,12 +65,20 @@ impl Model {
         Ok(fill.out)
     }
 
-    fn iterate(&mut self, d: DentryId, inode: super::InodeId, fill: &mut Filler, pos: &mut i64) -> Result<(), Errno> {
+    fn iterate(
+        &mut self,
+        d: DentryId,
+        inode: super::InodeId,
+        fill: &mut Filler,
+        pos: &mut i64,
+    ) -> Result<(), Errno> {
         if !self.dir_emit_dots(d, fill, pos) {
             return Ok(());
         }
         match self.inodes[inode.0].node {
-            Node::EventfsDir(ei) if !self.policy.events_use_dcache_readdir() => self.eventfs_iterate(ei, fill, pos),
+            Node::EventfsDir(ei) if !self.policy.events_use_dcache_readdir() => {
+                self.eventfs_iterate(ei, fill, pos)
+            }
             _ => {
                 self.dcache_readdir(d, fill, pos);
                 Ok(())
@@ -102,7 +119,12 @@ impl Model {
         for (i, kind) in entries.iter().enumerate().skip(c) {
             debug_assert_eq!(*pos as usize, i + 2);
             if self.entry_callback(ei, *kind).is_some()
-                && !fill.emit(kind.name(), super::ino::EVENTFS_FILE_INODE_INO, FileKind::File, *pos)
+                && !fill.emit(
+                    kind.name(),
+                    super::ino::EVENTFS_FILE_INODE_INO,
+                    FileKind::File,
+                    *pos,
+                )
             {
                 return Ok(());
             }
@@ -137,7 +159,11 @@ impl Model {
             .collect();
         for c in positives.into_iter().skip((*pos - 2) as usize) {
             let inode = &self.inodes[self.dentries[c.0].inode.expect("positive").0];
-            let kind = if inode.dir { FileKind::Dir } else { FileKind::File };
+            let kind = if inode.dir {
+                FileKind::Dir
+            } else {
+                FileKind::File
+            };
             if !fill.emit(&self.dentries[c.0].name, inode.ino, kind, *pos) {
                 return;
             }

@@ -29,12 +29,21 @@ fn err(m: &mut Model, a: Action) -> Errno {
 }
 
 fn uprobe(m: &mut Model, spec: &str) {
-    ok(m, Action::Control { file: ControlFile::UprobeEvents, line: format!("p:{spec} {}:0x1000", exe()) });
+    ok(
+        m,
+        Action::Control {
+            file: ControlFile::UprobeEvents,
+            line: format!("p:{spec} {}:0x1000", exe()),
+        },
+    );
 }
 
 /// `echo -:SPEC >> uprobe_events`: the errno, if refused.
 fn remove(m: &mut Model, spec: &str) -> Result<(), Errno> {
-    match m.apply(&Action::Control { file: ControlFile::UprobeEvents, line: format!("-:{spec}") }) {
+    match m.apply(&Action::Control {
+        file: ControlFile::UprobeEvents,
+        line: format!("-:{spec}"),
+    }) {
         Outcome::Ok(_) => Ok(()),
         Outcome::Err(e) => Err(e),
     }
@@ -48,15 +57,32 @@ fn stat(m: &mut Model, path: &str) -> super::super::target::StatInfo {
 }
 
 fn open(m: &mut Model, path: &str, mode: OpenMode, handle: &str) {
-    ok(m, Action::Open { path: path.into(), mode, handle: handle.into() });
+    ok(
+        m,
+        Action::Open {
+            path: path.into(),
+            mode,
+            handle: handle.into(),
+        },
+    );
 }
 
 fn read(m: &mut Model, handle: &str) -> Outcome {
-    m.apply(&Action::Read { handle: handle.into(), len: 4096 })
+    m.apply(&Action::Read {
+        handle: handle.into(),
+        len: 4096,
+    })
 }
 
-fn getdents(m: &mut Model, handle: &str, buffer: usize) -> Result<Vec<crate::target::Dirent>, Errno> {
-    match m.apply(&Action::Getdents { handle: handle.into(), buffer }) {
+fn getdents(
+    m: &mut Model,
+    handle: &str,
+    buffer: usize,
+) -> Result<Vec<crate::target::Dirent>, Errno> {
+    match m.apply(&Action::Getdents {
+        handle: handle.into(),
+        buffer,
+    }) {
         Outcome::Ok(Value::Dirents { entries }) => Ok(entries),
         Outcome::Err(e) => Err(e),
         o => panic!("{o:?}"),
@@ -64,15 +90,24 @@ fn getdents(m: &mut Model, handle: &str, buffer: usize) -> Result<Vec<crate::tar
 }
 
 fn count(m: &mut Model, kind: LifetimeKind, path: &str) -> usize {
-    m.lifetimes.iter().filter(|l| l.kind == kind && l.path == path).count()
+    m.lifetimes
+        .iter()
+        .filter(|l| l.kind == kind && l.path == path)
+        .count()
 }
 
 #[test]
 fn every_eventfs_file_shares_eventfs_file_inode_ino() {
     // lookup_file: inode->i_ino = EVENTFS_FILE_INODE_INO (6.8+).
     let mut m = model(Policy::V6_17);
-    assert_eq!(stat(&mut m, "events/sched/sched_switch/enable").ino, FILE_INO);
-    assert_eq!(stat(&mut m, "events/syscalls/sys_exit_openat/format").ino, FILE_INO);
+    assert_eq!(
+        stat(&mut m, "events/sched/sched_switch/enable").ino,
+        FILE_INO
+    );
+    assert_eq!(
+        stat(&mut m, "events/syscalls/sys_exit_openat/format").ino,
+        FILE_INO
+    );
     assert_eq!(stat(&mut m, "events/enable").ino, FILE_INO);
     // Before 6.8 every inode drew its own number.
     let mut old = model(Policy::V6_6);
@@ -88,10 +123,18 @@ fn directory_numbers_live_in_the_ei_until_it_is_freed() {
     uprobe(&mut m, "rt/ev");
     let first = stat(&mut m, "events/rt/ev").ino;
     ok(&mut m, Action::DropCaches);
-    assert_eq!(stat(&mut m, "events/rt/ev").ino, first, "stable across drop_caches");
+    assert_eq!(
+        stat(&mut m, "events/rt/ev").ino,
+        first,
+        "stable across drop_caches"
+    );
     assert_eq!(remove(&mut m, "rt/ev"), Ok(()));
     uprobe(&mut m, "rt/ev");
-    assert_ne!(stat(&mut m, "events/rt/ev").ino, first, "renewed after recreate");
+    assert_ne!(
+        stat(&mut m, "events/rt/ev").ino,
+        first,
+        "renewed after recreate"
+    );
 }
 
 #[test]
@@ -104,7 +147,10 @@ fn readdir_draws_directory_numbers_and_agrees_with_stat() {
     assert_eq!(stat(&mut m, "events/sched").ino, sched.ino);
     let enable = entries.iter().find(|e| e.name == "enable").unwrap();
     assert_eq!(enable.ino, FILE_INO);
-    assert_eq!(entries.iter().find(|e| e.name == ".").unwrap().ino, stat(&mut m, "events").ino);
+    assert_eq!(
+        entries.iter().find(|e| e.name == ".").unwrap().ino,
+        stat(&mut m, "events").ino
+    );
 }
 
 #[test]
@@ -124,14 +170,33 @@ fn a_removed_event_is_gone_for_new_lookups_and_its_stale_dentry_dies() {
     uprobe(&mut m, "rt/ev");
     stat(&mut m, "events/rt/ev/enable");
     assert_eq!(remove(&mut m, "rt/ev"), Ok(()));
-    assert_eq!(err(&mut m, Action::Stat { path: "events/rt/ev/enable".into() }), Errno::ENOENT);
-    assert_eq!(count(&mut m, LifetimeKind::RevalidateFailed, "events/rt"), 1);
-    assert_eq!(count(&mut m, LifetimeKind::DentryKilled, "events/rt/ev/enable"), 1);
+    assert_eq!(
+        err(
+            &mut m,
+            Action::Stat {
+                path: "events/rt/ev/enable".into()
+            }
+        ),
+        Errno::ENOENT
+    );
+    assert_eq!(
+        count(&mut m, LifetimeKind::RevalidateFailed, "events/rt"),
+        1
+    );
+    assert_eq!(
+        count(&mut m, LifetimeKind::DentryKilled, "events/rt/ev/enable"),
+        1
+    );
     // The stale dentry, then the negative one the fresh ->lookup made and nobody keeps.
     assert_eq!(count(&mut m, LifetimeKind::DentryKilled, "events/rt"), 2);
     assert_eq!(count(&mut m, LifetimeKind::DentryBorn, "events/rt"), 2);
     // The group's ei, its event's ei: released once their dentries died.
-    assert!(m.eis.iter().filter(|e| e.path.starts_with("events/rt")).all(|e| e.released));
+    assert!(
+        m.eis
+            .iter()
+            .filter(|e| e.path.starts_with("events/rt"))
+            .all(|e| e.released)
+    );
 }
 
 #[test]
@@ -143,12 +208,41 @@ fn open_files_outlive_removal_with_enodev_and_id_keeps_its_number() {
     open(&mut m, "events/rt/ev/id", OpenMode::Read, "id");
     open(&mut m, "events/rt/ev/format", OpenMode::Read, "fmt");
     let id = read(&mut m, "id");
-    assert_eq!(remove(&mut m, "rt/ev"), Ok(()), "an open enable file does not block removal");
-    ok(&mut m, Action::Seek { handle: "id".into(), pos: 0 });
+    assert_eq!(
+        remove(&mut m, "rt/ev"),
+        Ok(()),
+        "an open enable file does not block removal"
+    );
+    ok(
+        &mut m,
+        Action::Seek {
+            handle: "id".into(),
+            pos: 0,
+        },
+    );
     assert_eq!(read(&mut m, "id"), id);
     assert_eq!(read(&mut m, "en"), Outcome::Err(Errno::ENODEV));
-    assert_eq!(err(&mut m, Action::Write { handle: "en".into(), data: "1".into() }), Errno::ENODEV);
-    assert_eq!(err(&mut m, Action::Write { handle: "en".into(), data: "2".into() }), Errno::EINVAL, "the value is checked first");
+    assert_eq!(
+        err(
+            &mut m,
+            Action::Write {
+                handle: "en".into(),
+                data: "1".into()
+            }
+        ),
+        Errno::ENODEV
+    );
+    assert_eq!(
+        err(
+            &mut m,
+            Action::Write {
+                handle: "en".into(),
+                data: "2".into()
+            }
+        ),
+        Errno::EINVAL,
+        "the value is checked first"
+    );
     assert_eq!(read(&mut m, "fmt"), Outcome::Err(Errno::ENODEV));
     for h in ["en", "id", "fmt"] {
         ok(&mut m, Action::Close { handle: h.into() });
@@ -170,13 +264,43 @@ fn removal_while_enabled_is_ebusy_until_disabled() {
     // probe_remove_event_call: EVENT_FILE_FL_ENABLED in any trace array is -EBUSY.
     let mut m = model(Policy::V6_17);
     uprobe(&mut m, "rt/ev");
-    ok(&mut m, Action::Mkdir { path: "instances/i1".into() });
-    ok(&mut m, Action::WriteFile { path: "instances/i1/events/rt/ev/enable".into(), data: "1".into() });
+    ok(
+        &mut m,
+        Action::Mkdir {
+            path: "instances/i1".into(),
+        },
+    );
+    ok(
+        &mut m,
+        Action::WriteFile {
+            path: "instances/i1/events/rt/ev/enable".into(),
+            data: "1".into(),
+        },
+    );
     assert_eq!(remove(&mut m, "rt/ev"), Err(Errno::EBUSY));
-    ok(&mut m, Action::WriteFile { path: "instances/i1/events/rt/ev/enable".into(), data: "0".into() });
+    ok(
+        &mut m,
+        Action::WriteFile {
+            path: "instances/i1/events/rt/ev/enable".into(),
+            data: "0".into(),
+        },
+    );
     assert_eq!(remove(&mut m, "rt/ev"), Ok(()));
-    assert_eq!(err(&mut m, Action::Stat { path: "instances/i1/events/rt".into() }), Errno::ENOENT);
-    ok(&mut m, Action::Rmdir { path: "instances/i1".into() });
+    assert_eq!(
+        err(
+            &mut m,
+            Action::Stat {
+                path: "instances/i1/events/rt".into()
+            }
+        ),
+        Errno::ENOENT
+    );
+    ok(
+        &mut m,
+        Action::Rmdir {
+            path: "instances/i1".into(),
+        },
+    );
 }
 
 #[test]
@@ -194,16 +318,40 @@ fn instance_rmdir_is_blocked_only_by_files_that_pin_the_instance() {
         ("instances/i/events/sched", false),
     ] {
         let mut m = model(Policy::V6_17);
-        ok(&mut m, Action::Mkdir { path: "instances/i".into() });
-        let mode = if path.ends_with("sched") { OpenMode::Directory } else { OpenMode::Read };
+        ok(
+            &mut m,
+            Action::Mkdir {
+                path: "instances/i".into(),
+            },
+        );
+        let mode = if path.ends_with("sched") {
+            OpenMode::Directory
+        } else {
+            OpenMode::Read
+        };
         open(&mut m, path, mode, "h");
-        let r = m.apply(&Action::Rmdir { path: "instances/i".into() });
+        let r = m.apply(&Action::Rmdir {
+            path: "instances/i".into(),
+        });
         assert_eq!(r == Outcome::Err(Errno::EBUSY), blocks, "{path}: {r}");
         ok(&mut m, Action::Close { handle: "h".into() });
         if blocks {
-            ok(&mut m, Action::Rmdir { path: "instances/i".into() });
+            ok(
+                &mut m,
+                Action::Rmdir {
+                    path: "instances/i".into(),
+                },
+            );
         }
-        assert_eq!(err(&mut m, Action::Stat { path: "instances/i".into() }), Errno::ENOENT);
+        assert_eq!(
+            err(
+                &mut m,
+                Action::Stat {
+                    path: "instances/i".into()
+                }
+            ),
+            Errno::ENOENT
+        );
     }
 }
 
@@ -217,13 +365,37 @@ fn readdir_offsets_repeat_the_kernels_child_loop_quirk() {
     open(&mut m, "events/rt", OpenMode::Directory, "d");
     let all = getdents(&mut m, "d", 32768).unwrap();
     let offs: Vec<(&str, i64)> = all.iter().map(|e| (e.name.as_str(), e.off)).collect();
-    assert_eq!(offs, [(".", 1), ("..", 2), ("filter", 3), ("enable", 5), ("ev1", 5)]);
-    ok(&mut m, Action::Seek { handle: "d".into(), pos: 5 });
+    assert_eq!(
+        offs,
+        [
+            (".", 1),
+            ("..", 2),
+            ("filter", 3),
+            ("enable", 5),
+            ("ev1", 5)
+        ]
+    );
+    ok(
+        &mut m,
+        Action::Seek {
+            handle: "d".into(),
+            pos: 5,
+        },
+    );
     assert_eq!(getdents(&mut m, "d", 32768).unwrap(), vec![]);
     // A buffer that ends after `enable` leaves f_pos at 4, where the next call resumes.
-    ok(&mut m, Action::Seek { handle: "d".into(), pos: 0 });
+    ok(
+        &mut m,
+        Action::Seek {
+            handle: "d".into(),
+            pos: 0,
+        },
+    );
     let first = getdents(&mut m, "d", 120).unwrap();
-    assert_eq!(first.last().map(|e| (e.name.as_str(), e.off)), Some(("enable", 4)));
+    assert_eq!(
+        first.last().map(|e| (e.name.as_str(), e.off)),
+        Some(("enable", 4))
+    );
     assert_eq!(getdents(&mut m, "d", 120).unwrap()[0].name, "ev1");
 }
 
@@ -242,21 +414,57 @@ fn a_removed_directory_lists_its_dots_then_einval() {
     uprobe(&mut m, "rt/ev");
     open(&mut m, "events/rt/ev", OpenMode::Directory, "d");
     remove(&mut m, "rt/ev").unwrap();
-    let names: Vec<String> = getdents(&mut m, "d", 32768).unwrap().into_iter().map(|e| e.name).collect();
+    let names: Vec<String> = getdents(&mut m, "d", 32768)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
     assert_eq!(names, [".", ".."]);
     assert_eq!(getdents(&mut m, "d", 32768), Err(Errno::EINVAL));
-    assert_eq!(err(&mut m, Action::OpenAt { dir: "d".into(), path: "enable".into(), as_handle: "x".into() }), Errno::ENOENT);
+    assert_eq!(
+        err(
+            &mut m,
+            Action::OpenAt {
+                dir: "d".into(),
+                path: "enable".into(),
+                as_handle: "x".into()
+            }
+        ),
+        Errno::ENOENT
+    );
 }
 
 #[test]
 fn a_cwd_inside_a_removed_event_finds_nothing_and_sees_the_recreated_one_by_path() {
     let mut m = model(Policy::V6_17);
     uprobe(&mut m, "rt/ev");
-    ok(&mut m, Action::Chdir { path: "events/rt/ev".into() });
+    ok(
+        &mut m,
+        Action::Chdir {
+            path: "events/rt/ev".into(),
+        },
+    );
     remove(&mut m, "rt/ev").unwrap();
-    assert_eq!(err(&mut m, Action::Stat { path: "./enable".into() }), Errno::ENOENT);
+    assert_eq!(
+        err(
+            &mut m,
+            Action::Stat {
+                path: "./enable".into()
+            }
+        ),
+        Errno::ENOENT
+    );
     uprobe(&mut m, "rt/ev");
-    assert_eq!(err(&mut m, Action::Stat { path: "./enable".into() }), Errno::ENOENT, "the old ei stays freed");
+    assert_eq!(
+        err(
+            &mut m,
+            Action::Stat {
+                path: "./enable".into()
+            }
+        ),
+        Errno::ENOENT,
+        "the old ei stays freed"
+    );
     assert_eq!(stat(&mut m, "events/rt/ev/enable").ino, FILE_INO);
     ok(&mut m, Action::Chdir { path: "/".into() });
 }
@@ -266,8 +474,21 @@ fn ownership_is_saved_in_the_ei_and_lost_with_the_event() {
     // eventfs_set_attr: update_attr into ei->attr / entry_attrs; survives dentry eviction.
     let mut m = model(Policy::V6_17);
     uprobe(&mut m, "rt/ev");
-    ok(&mut m, Action::Chmod { path: "events/rt/ev/enable".into(), mode: 0o600 });
-    ok(&mut m, Action::Chown { path: "events/rt/ev".into(), uid: Some(1000), gid: Some(100) });
+    ok(
+        &mut m,
+        Action::Chmod {
+            path: "events/rt/ev/enable".into(),
+            mode: 0o600,
+        },
+    );
+    ok(
+        &mut m,
+        Action::Chown {
+            path: "events/rt/ev".into(),
+            uid: Some(1000),
+            gid: Some(100),
+        },
+    );
     ok(&mut m, Action::DropCaches);
     assert_eq!(stat(&mut m, "events/rt/ev/enable").perm, 0o600);
     let dir = stat(&mut m, "events/rt/ev");
@@ -282,24 +503,107 @@ fn ownership_is_saved_in_the_ei_and_lost_with_the_event() {
 fn remount_resets_saved_owners_since_6_10() {
     // eventfs_set_attrs (340f0c70): SAVE_UID cleared and the new uid stored tree-wide.
     let mut m = model(Policy::V6_10);
-    ok(&mut m, Action::Chown { path: "events/sched/sched_switch/enable".into(), uid: Some(1000), gid: None });
-    ok(&mut m, Action::Remount { options: "uid=2000".into() });
+    ok(
+        &mut m,
+        Action::Chown {
+            path: "events/sched/sched_switch/enable".into(),
+            uid: Some(1000),
+            gid: None,
+        },
+    );
+    ok(
+        &mut m,
+        Action::Remount {
+            options: "uid=2000".into(),
+        },
+    );
     assert_eq!(stat(&mut m, "events/sched/sched_switch/enable").uid, 2000);
     ok(&mut m, Action::DropCaches);
-    assert_eq!(stat(&mut m, "events/sched/sched_switch/enable").uid, 2000, "also for rebuilt inodes");
-    assert_eq!(err(&mut m, Action::Remount { options: "colour=blue".into() }), Errno::EINVAL);
+    assert_eq!(
+        stat(&mut m, "events/sched/sched_switch/enable").uid,
+        2000,
+        "also for rebuilt inodes"
+    );
+    assert_eq!(
+        err(
+            &mut m,
+            Action::Remount {
+                options: "colour=blue".into()
+            }
+        ),
+        Errno::EINVAL
+    );
 }
 
 #[test]
 fn namespace_operations_are_refused_as_the_vfs_refuses_them() {
     let mut m = model(Policy::V6_17);
-    assert_eq!(err(&mut m, Action::Mkdir { path: "events/newgroup".into() }), Errno::EPERM);
-    assert_eq!(err(&mut m, Action::Mkdir { path: "events/sched".into() }), Errno::EEXIST);
-    assert_eq!(err(&mut m, Action::Rmdir { path: "events/sched".into() }), Errno::EPERM);
-    assert_eq!(err(&mut m, Action::Unlink { path: "events/enable".into() }), Errno::EPERM);
-    assert_eq!(err(&mut m, Action::Unlink { path: "events/sched".into() }), Errno::EISDIR);
-    assert_eq!(err(&mut m, Action::Rename { from: "events/sched".into(), to: "events/x".into() }), Errno::EPERM);
-    assert_eq!(err(&mut m, Action::Open { path: "events/newfile".into(), mode: OpenMode::Create, handle: "h".into() }), Errno::EACCES);
+    assert_eq!(
+        err(
+            &mut m,
+            Action::Mkdir {
+                path: "events/newgroup".into()
+            }
+        ),
+        Errno::EPERM
+    );
+    assert_eq!(
+        err(
+            &mut m,
+            Action::Mkdir {
+                path: "events/sched".into()
+            }
+        ),
+        Errno::EEXIST
+    );
+    assert_eq!(
+        err(
+            &mut m,
+            Action::Rmdir {
+                path: "events/sched".into()
+            }
+        ),
+        Errno::EPERM
+    );
+    assert_eq!(
+        err(
+            &mut m,
+            Action::Unlink {
+                path: "events/enable".into()
+            }
+        ),
+        Errno::EPERM
+    );
+    assert_eq!(
+        err(
+            &mut m,
+            Action::Unlink {
+                path: "events/sched".into()
+            }
+        ),
+        Errno::EISDIR
+    );
+    assert_eq!(
+        err(
+            &mut m,
+            Action::Rename {
+                from: "events/sched".into(),
+                to: "events/x".into()
+            }
+        ),
+        Errno::EPERM
+    );
+    assert_eq!(
+        err(
+            &mut m,
+            Action::Open {
+                path: "events/newfile".into(),
+                mode: OpenMode::Create,
+                handle: "h".into()
+            }
+        ),
+        Errno::EACCES
+    );
 }
 
 #[test]
@@ -321,16 +625,34 @@ fn sibling_probes_share_one_event_and_go_together() {
     // append_trace_uprobe: same GRP/EVENT, new place joins; `-:GRP/EVENT` frees them all.
     let mut m = model(Policy::V6_17);
     uprobe(&mut m, "rt/ev");
-    ok(&mut m, Action::Control { file: ControlFile::UprobeEvents, line: format!("p:rt/ev {}:0x1010", exe()) });
+    ok(
+        &mut m,
+        Action::Control {
+            file: ControlFile::UprobeEvents,
+            line: format!("p:rt/ev {}:0x1010", exe()),
+        },
+    );
     assert_eq!(
-        m.apply(&Action::Control { file: ControlFile::UprobeEvents, line: format!("p:rt/ev {}:0x1010", exe()) }),
+        m.apply(&Action::Control {
+            file: ControlFile::UprobeEvents,
+            line: format!("p:rt/ev {}:0x1010", exe())
+        }),
         Outcome::Err(Errno::EEXIST),
         "the exact same probe"
     );
     assert_eq!(m.probes.len(), 2);
     assert_eq!(remove(&mut m, "rt/ev"), Ok(()));
     assert!(m.probes.is_empty());
-    assert_eq!(err(&mut m, Action::Stat { path: "events/rt".into() }), Errno::ENOENT, "the group goes with its last event");
+    assert_eq!(
+        err(
+            &mut m,
+            Action::Stat {
+                path: "events/rt".into()
+            }
+        ),
+        Errno::ENOENT,
+        "the group goes with its last event"
+    );
     assert_eq!(remove(&mut m, "rt/ev"), Err(Errno::ENOENT));
 }
 
@@ -339,11 +661,24 @@ fn dynamic_events_appear_in_every_instance() {
     // __add_event_to_tracers and __trace_add_event_dirs.
     let mut m = model(Policy::V6_17);
     uprobe(&mut m, "rt/before");
-    ok(&mut m, Action::Mkdir { path: "instances/i".into() });
+    ok(
+        &mut m,
+        Action::Mkdir {
+            path: "instances/i".into(),
+        },
+    );
     uprobe(&mut m, "rt/after");
     stat(&mut m, "instances/i/events/rt/before/enable");
     stat(&mut m, "instances/i/events/rt/after/enable");
-    assert_eq!(err(&mut m, Action::Mkdir { path: "instances/i".into() }), Errno::EEXIST);
+    assert_eq!(
+        err(
+            &mut m,
+            Action::Mkdir {
+                path: "instances/i".into()
+            }
+        ),
+        Errno::EEXIST
+    );
 }
 
 #[test]
@@ -352,9 +687,21 @@ fn negative_plain_dentries_are_cached_until_6_17() {
     for (policy, births) in [(Policy::V6_10, 1), (Policy::V6_17, 2)] {
         let mut m = model(policy);
         for _ in 0..2 {
-            assert_eq!(err(&mut m, Action::Stat { path: "instances/nope".into() }), Errno::ENOENT);
+            assert_eq!(
+                err(
+                    &mut m,
+                    Action::Stat {
+                        path: "instances/nope".into()
+                    }
+                ),
+                Errno::ENOENT
+            );
         }
-        assert_eq!(count(&mut m, LifetimeKind::DentryBorn, "instances/nope"), births, "{policy}");
+        assert_eq!(
+            count(&mut m, LifetimeKind::DentryBorn, "instances/nope"),
+            births,
+            "{policy}"
+        );
     }
 }
 
@@ -364,9 +711,22 @@ fn a_live_file_is_born_once_however_often_it_is_used() {
     let mut m = model(Policy::V6_17);
     for _ in 0..5 {
         stat(&mut m, "events/sched/sched_switch/enable");
-        ok(&mut m, Action::WriteFile { path: "events/sched/sched_switch/enable".into(), data: "0".into() });
+        ok(
+            &mut m,
+            Action::WriteFile {
+                path: "events/sched/sched_switch/enable".into(),
+                data: "0".into(),
+            },
+        );
     }
-    assert_eq!(count(&mut m, LifetimeKind::DentryBorn, "events/sched/sched_switch/enable"), 1);
+    assert_eq!(
+        count(
+            &mut m,
+            LifetimeKind::DentryBorn,
+            "events/sched/sched_switch/enable"
+        ),
+        1
+    );
 }
 
 #[test]
@@ -375,9 +735,27 @@ fn before_eventfs_dentries_are_pinned_and_removed_with_the_event() {
     uprobe(&mut m, "rt/ev");
     let before = stat(&mut m, "events/rt/ev/enable").ino;
     ok(&mut m, Action::DropCaches);
-    assert_eq!(stat(&mut m, "events/rt/ev/enable").ino, before, "pinned: never evicted");
-    assert_eq!(count(&mut m, LifetimeKind::DentryKilled, "events/rt/ev/enable"), 0);
+    assert_eq!(
+        stat(&mut m, "events/rt/ev/enable").ino,
+        before,
+        "pinned: never evicted"
+    );
+    assert_eq!(
+        count(&mut m, LifetimeKind::DentryKilled, "events/rt/ev/enable"),
+        0
+    );
     remove(&mut m, "rt/ev").unwrap();
-    assert_eq!(count(&mut m, LifetimeKind::DentryKilled, "events/rt/ev/enable"), 1);
-    assert_eq!(err(&mut m, Action::Stat { path: "events/rt/ev".into() }), Errno::ENOENT);
+    assert_eq!(
+        count(&mut m, LifetimeKind::DentryKilled, "events/rt/ev/enable"),
+        1
+    );
+    assert_eq!(
+        err(
+            &mut m,
+            Action::Stat {
+                path: "events/rt/ev".into()
+            }
+        ),
+        Errno::ENOENT
+    );
 }

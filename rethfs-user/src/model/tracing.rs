@@ -2,9 +2,7 @@
 //! each instance), events and their per-instance files, and the group directories they share.
 
 use super::{
-    CallId, DentryId, EiId, FileId, Model, Node, SysId, TrId,
-    eventfs::EiData,
-    files::TraceFile,
+    CallId, DentryId, EiId, FileId, Model, Node, SysId, TrId, eventfs::EiData, files::TraceFile,
 };
 use crate::target::{ControlFile, Errno};
 
@@ -81,7 +79,7 @@ impl Model {
     /// Mounting: the root (inode 1, as `simple_fill_super` makes it), the top-level files, the
     /// `instances` directory, the top trace array and its `events`, and the static events.
     pub(crate) fn mount_tracefs(&mut self) {
-        let root_inode = self.new_inode(1, true, TRACEFS_DEFAULT_MODE, 0, 0, 2, Node::Root);
+        let root_inode = self.new_inode(1, Node::Root, TRACEFS_DEFAULT_MODE, (0, 0), 2);
         self.root = self.d_alloc(None, "");
         self.d_add(self.root, Some(root_inode));
         self.dentries[self.root.0].pinned = true;
@@ -94,11 +92,11 @@ impl Model {
         }
         for c in controls {
             let ino = self.get_next_ino();
-            let inode = self.new_inode(ino, false, 0o640, 0, 0, 1, Node::Control(c));
+            let inode = self.new_inode(ino, Node::Control(c), 0o640, (0, 0), 1);
             self.d_create_pinned(self.root, c.file_name(), inode);
         }
         let ino = self.get_next_ino();
-        let inode = self.new_inode(ino, true, 0o750, 0, 0, 2, Node::InstancesDir);
+        let inode = self.new_inode(ino, Node::InstancesDir, 0o750, (0, 0), 2);
         self.instances_dir = self.d_create_pinned(self.root, "instances", inode);
         self.inc_nlink(self.root);
 
@@ -120,7 +118,7 @@ impl Model {
         let mut plain = Vec::new();
         for f in TraceFile::ALL {
             let ino = self.get_next_ino();
-            let inode = self.new_inode(ino, false, f.perm(), 0, 0, 1, Node::TraceFile(tr, f));
+            let inode = self.new_inode(ino, Node::TraceFile(tr, f), f.perm(), (0, 0), 1);
             plain.push(self.d_create_pinned(dir, f.name(), inode));
         }
         self.trs.push(TraceArray {
@@ -146,8 +144,16 @@ impl Model {
 
     /// `register_trace_event` + `trace_add_event_call`: a type number from the IDA (lowest
     /// free), the call at the head of `ftrace_events`, and a directory in every trace array.
-    pub(crate) fn register_call(&mut self, group: &str, name: &str, kind: CallKind, ftrace_internal: bool) -> CallId {
-        let event_type = (FIRST_EVENT_TYPE..).find(|t| !self.event_types.contains(t)).expect("free type");
+    pub(crate) fn register_call(
+        &mut self,
+        group: &str,
+        name: &str,
+        kind: CallKind,
+        ftrace_internal: bool,
+    ) -> CallId {
+        let event_type = (FIRST_EVENT_TYPE..)
+            .find(|t| !self.event_types.contains(t))
+            .expect("free type");
         self.event_types.insert(event_type);
         let call = CallId(self.calls.len());
         self.calls.push(Call {
@@ -166,13 +172,20 @@ impl Model {
     }
 
     fn live_trace_arrays(&self) -> Vec<TrId> {
-        (0..self.trs.len()).map(TrId).filter(|t| self.trs[t.0].alive).collect()
+        (0..self.trs.len())
+            .map(TrId)
+            .filter(|t| self.trs[t.0].alive)
+            .collect()
     }
 
     /// `event_remove`: the call leaves every trace array, its type number is freed.
     pub(crate) fn unregister_call(&mut self, call: CallId) {
         for tr in self.live_trace_arrays() {
-            let file = self.trs[tr.0].files.iter().copied().find(|f| self.files[f.0].call == call);
+            let file = self.trs[tr.0]
+                .files
+                .iter()
+                .copied()
+                .find(|f| self.files[f.0].call == call);
             if let Some(f) = file {
                 self.files[f.0].enabled = false;
                 self.remove_event_file_dir(f);
@@ -187,7 +200,12 @@ impl Model {
     /// event) and the event's directory inside it.
     fn add_event_to_tr(&mut self, call: CallId, tr: TrId) {
         let group = self.calls[call.0].group.clone();
-        let sys = match self.trs[tr.0].systems.iter().copied().find(|s| self.systems[s.0].name == group) {
+        let sys = match self.trs[tr.0]
+            .systems
+            .iter()
+            .copied()
+            .find(|s| self.systems[s.0].name == group)
+        {
             Some(s) => {
                 self.systems[s.0].nr_events += 1;
                 s
@@ -198,7 +216,13 @@ impl Model {
                 let Some(ei) = self.eventfs_create_dir(&group, events, EiData::System(s)) else {
                     return;
                 };
-                self.systems.push(SystemDir { tr, name: group, ei, nr_events: 1, refs: 0 });
+                self.systems.push(SystemDir {
+                    tr,
+                    name: group,
+                    ei,
+                    nr_events: 1,
+                    refs: 0,
+                });
                 self.trs[tr.0].systems.push(s);
                 s
             }
@@ -231,7 +255,12 @@ impl Model {
         self.eventfs_remove_dir(ei);
         self.trs[tr.0].files.retain(|x| *x != f);
         let group = self.calls[self.files[f.0].call.0].group.clone();
-        if let Some(s) = self.trs[tr.0].systems.iter().copied().find(|s| self.systems[s.0].name == group) {
+        if let Some(s) = self.trs[tr.0]
+            .systems
+            .iter()
+            .copied()
+            .find(|s| self.systems[s.0].name == group)
+        {
             self.systems[s.0].nr_events -= 1;
             if self.systems[s.0].nr_events == 0 {
                 let sys_ei = self.systems[s.0].ei;
@@ -244,17 +273,23 @@ impl Model {
 
     /// Whether `call` is enabled in any trace array (what makes its removal EBUSY).
     pub(crate) fn call_enabled(&self, call: CallId) -> bool {
-        self.files.iter().any(|f| f.call == call && f.enabled && !f.freed)
+        self.files
+            .iter()
+            .any(|f| f.call == call && f.enabled && !f.freed)
     }
 
     /// `instance_mkdir`: EEXIST for a taken name, else a new trace array.
     pub(crate) fn instance_mkdir(&mut self, name: &str) -> Result<(), Errno> {
-        if self.trs.iter().any(|t| t.alive && t.name.as_deref() == Some(name)) {
+        if self
+            .trs
+            .iter()
+            .any(|t| t.alive && t.name.as_deref() == Some(name))
+        {
             return Err(Errno::EEXIST);
         }
         let ino = self.get_next_ino();
         let tr = TrId(self.trs.len());
-        let inode = self.new_inode(ino, true, 0o750, 0, 0, 2, Node::InstanceDir(tr));
+        let inode = self.new_inode(ino, Node::InstanceDir(tr), 0o750, (0, 0), 2);
         let dir = self.d_create_pinned(self.instances_dir, name, inode);
         self.inc_nlink(self.instances_dir);
         self.new_trace_array(Some(name.to_owned()), dir);

@@ -14,27 +14,47 @@ enum Walked {
 
 pub(crate) fn apply(m: &mut Model, action: &Action) -> Outcome {
     let r = match action {
-        Action::Control { file, line } => m.write_path(file.file_name(), &format!("{line}\n"), false),
+        Action::Control { file, line } => {
+            m.write_path(file.file_name(), &format!("{line}\n"), false)
+        }
         Action::Mkdir { path } => m.mkdir(path).map(|()| Value::Done),
         Action::Rmdir { path } => m.rmdir(path).map(|()| Value::Done),
         Action::Unlink { path } => m.unlink(path).map(|()| Value::Done),
         Action::Rename { from, .. } => m.rename(from).map(|()| Value::Done),
         Action::Stat { path } => m.stat(path).map(Value::Stat),
-        Action::Open { path, mode, handle } => m.open(None, path, *mode, handle).map(|()| Value::Done),
-        Action::OpenAt { dir, path, as_handle } => m.open(Some(dir), path, OpenMode::Read, as_handle).map(|()| Value::Done),
+        Action::Open { path, mode, handle } => {
+            m.open(None, path, *mode, handle).map(|()| Value::Done)
+        }
+        Action::OpenAt {
+            dir,
+            path,
+            as_handle,
+        } => m
+            .open(Some(dir), path, OpenMode::Read, as_handle)
+            .map(|()| Value::Done),
         Action::Read { handle, len } => m.read(handle, *len).map(|text| Value::Data { text }),
-        Action::Write { handle, data } => m.write(handle, data).map(|bytes| Value::Written { bytes }),
+        Action::Write { handle, data } => {
+            m.write(handle, data).map(|bytes| Value::Written { bytes })
+        }
         Action::Close { handle } => m.close(handle).map(|()| Value::Done),
         Action::Fstat { handle } => m.fstat(handle).map(Value::Stat),
-        Action::Getdents { handle, buffer } => m.getdents(handle, *buffer).map(|entries| Value::Dirents { entries }),
-        Action::Tell { handle } => m.handles.get(handle).map(|f| Value::Pos { pos: f.pos }).ok_or(Errno::EBADF),
+        Action::Getdents { handle, buffer } => m
+            .getdents(handle, *buffer)
+            .map(|entries| Value::Dirents { entries }),
+        Action::Tell { handle } => m
+            .handles
+            .get(handle)
+            .map(|f| Value::Pos { pos: f.pos })
+            .ok_or(Errno::EBADF),
         Action::Seek { handle, pos } => m.seek(handle, *pos).map(|pos| Value::Pos { pos }),
         Action::List { path } => m.list(path).map(|names| Value::Names { names }),
         Action::ReadFile { path } => m.read_path(path).map(|text| Value::Data { text }),
         Action::WriteFile { path, data } => m.write_path(path, data, true),
         Action::Chdir { path } => m.chdir(path).map(|()| Value::Done),
         Action::Fchdir { handle } => m.fchdir(handle).map(|()| Value::Done),
-        Action::Chmod { path, mode } => m.setattr(path, Some(*mode), None, None).map(|()| Value::Done),
+        Action::Chmod { path, mode } => m
+            .setattr(path, Some(*mode), None, None)
+            .map(|()| Value::Done),
         Action::Chown { path, uid, gid } => m.setattr(path, None, *uid, *gid).map(|()| Value::Done),
         Action::Remount { options } => m.remount(options).map(|()| Value::Done),
         Action::DropCaches => {
@@ -55,14 +75,23 @@ impl Model {
 
     /// Paths starting with `.` are relative to the current directory, others to the root.
     fn start_of(&self, path: &str) -> DentryId {
-        if path.starts_with('.') { self.cwd } else { self.root }
+        if path.starts_with('.') {
+            self.cwd
+        } else {
+            self.root
+        }
     }
 
     /// Walks `comps` from `start`. It starts in RCU mode, taking no references and so leaving
     /// no lifetime trace; the first component that needs `->lookup` or fails revalidation drops
     /// to ref-walk (`try_to_unlazy`), which references each step. With `parent_only`, the last
     /// component is looked up but a miss is returned rather than refused.
-    fn walk(&mut self, start: DentryId, comps: &[&str], parent_only: bool) -> Result<Walked, Errno> {
+    fn walk(
+        &mut self,
+        start: DentryId,
+        comps: &[&str],
+        parent_only: bool,
+    ) -> Result<Walked, Errno> {
         let mut cur = start;
         let mut refwalk = false;
         let last = comps.len();
@@ -89,7 +118,10 @@ impl Model {
                         if !refwalk {
                             self.dget(cur);
                         }
-                        return Ok(Walked::Missing { parent: cur, name: name.to_owned() });
+                        return Ok(Walked::Missing {
+                            parent: cur,
+                            name: name.to_owned(),
+                        });
                     }
                     None => {
                         if refwalk {
@@ -116,7 +148,13 @@ impl Model {
     /// One component: `lookup_fast` in the dcache (dropping a dentry that fails
     /// `d_revalidate` with `d_invalidate`), else `lookup_slow`. Returns the child referenced
     /// when in ref-walk (or switched to it), or `None` for a miss.
-    fn lookup_component(&mut self, dir: DentryId, inode: InodeId, name: &str, refwalk: &mut bool) -> Option<DentryId> {
+    fn lookup_component(
+        &mut self,
+        dir: DentryId,
+        inode: InodeId,
+        name: &str,
+        refwalk: &mut bool,
+    ) -> Option<DentryId> {
         let unlazy = |m: &mut Model, refwalk: &mut bool| {
             if !*refwalk {
                 m.dget(dir);
@@ -125,10 +163,8 @@ impl Model {
         };
         if let Some(d) = self.d_lookup(dir, name) {
             if self.d_revalidate(d) {
-                if self.dentries[d.0].inode.is_none() {
-                    // A cached negative dentry answers ENOENT without ->lookup.
-                    return None;
-                }
+                // A cached negative dentry answers ENOENT without ->lookup.
+                self.dentries[d.0].inode?;
                 if *refwalk {
                     self.dget(d);
                 }
@@ -173,7 +209,9 @@ impl Model {
     }
 
     fn inode_of(&self, d: DentryId) -> InodeId {
-        self.dentries[d.0].inode.expect("walks end on positive dentries")
+        self.dentries[d.0]
+            .inode
+            .expect("walks end on positive dentries")
     }
 
     /// `getattr`: plain tracefs inodes show the root's owner unless chowned themselves
@@ -187,7 +225,10 @@ impl Model {
             Node::Root => {}
             Node::EventfsDir(ei) => {
                 let e = &self.eis[ei.0];
-                if e.is_events && e.attr.mode & TOPLEVEL != 0 && !self.policy.remount_resets_eventfs() {
+                if e.is_events
+                    && e.attr.mode & TOPLEVEL != 0
+                    && !self.policy.remount_resets_eventfs()
+                {
                     if e.attr.mode & super::eventfs::SAVE_UID == 0 {
                         uid = root.uid;
                     }
@@ -209,7 +250,14 @@ impl Model {
                 }
             }
         }
-        StatInfo { ino: i.ino, kind: if i.dir { FileKind::Dir } else { FileKind::File }, perm: i.perm, nlink, uid, gid }
+        StatInfo {
+            ino: i.ino,
+            kind: if i.dir { FileKind::Dir } else { FileKind::File },
+            perm: i.perm,
+            nlink,
+            uid,
+            gid,
+        }
     }
 
     fn stat(&mut self, path: &str) -> Result<StatInfo, Errno> {
@@ -226,7 +274,13 @@ impl Model {
 
     /// `open`: the walk, then `O_CREAT` of a missing name (EACCES: tracefs has no `->create`),
     /// the type checks, and the file's own `open`.
-    fn open(&mut self, dir: Option<&String>, path: &str, mode: OpenMode, handle: &str) -> Result<(), Errno> {
+    fn open(
+        &mut self,
+        dir: Option<&String>,
+        path: &str,
+        mode: OpenMode,
+        handle: &str,
+    ) -> Result<(), Errno> {
         if self.handles.contains_key(handle) {
             return Err(NO_HANDLE);
         }
@@ -253,7 +307,9 @@ impl Model {
         let is_dir = self.inodes[inode.0].dir;
         let check = match mode {
             OpenMode::Directory if !is_dir => Err(Errno::ENOTDIR),
-            OpenMode::Write | OpenMode::ReadWrite | OpenMode::Create if is_dir => Err(Errno::EISDIR),
+            OpenMode::Write | OpenMode::ReadWrite | OpenMode::Create if is_dir => {
+                Err(Errno::EISDIR)
+            }
             _ => Ok(()),
         };
         let opened = check.and_then(|()| self.file_open(inode, mode == OpenMode::Create));
@@ -271,14 +327,26 @@ impl Model {
         };
         self.handles.insert(
             handle.to_owned(),
-            OpenFile { dentry: d, inode, pos: 0, readable, writable, holds, children_held },
+            OpenFile {
+                dentry: d,
+                inode,
+                pos: 0,
+                readable,
+                writable,
+                holds,
+                children_held,
+            },
         );
         Ok(())
     }
 
     /// The filesystem's `open` for `inode`; `truncate` is `O_TRUNC`, which on a probe control
     /// file removes every probe of its kind (EBUSY first if one is enabled).
-    fn file_open(&mut self, inode: InodeId, truncate: bool) -> Result<(Holds, Vec<DentryId>), Errno> {
+    fn file_open(
+        &mut self,
+        inode: InodeId,
+        truncate: bool,
+    ) -> Result<(Holds, Vec<DentryId>), Errno> {
         match self.inodes[inode.0].node {
             Node::EventfsFile(f) => Ok((self.eventfs_open(f)?, Vec::new())),
             Node::TraceFile(tr, f) => Ok((self.trace_file_open(tr, f)?, Vec::new())),
@@ -286,7 +354,9 @@ impl Model {
                 self.release_all_probes(c)?;
                 Ok((Holds::default(), Vec::new()))
             }
-            Node::EventfsDir(ei) if self.policy.on_demand() && self.policy.events_use_dcache_readdir() => {
+            Node::EventfsDir(ei)
+                if self.policy.on_demand() && self.policy.events_use_dcache_readdir() =>
+            {
                 Ok((Holds::default(), self.make_all_children(ei)))
             }
             _ => Ok((Holds::default(), Vec::new())),
@@ -304,7 +374,12 @@ impl Model {
             .into_iter()
             .filter(|k| self.entry_callback(ei, *k).is_some())
             .map(|k| k.name().to_owned())
-            .chain(self.eis[ei.0].children.iter().map(|c| self.eis[c.0].name.clone()))
+            .chain(
+                self.eis[ei.0]
+                    .children
+                    .iter()
+                    .map(|c| self.eis[c.0].name.clone()),
+            )
             .collect();
         let inode = self.inode_of(dir);
         let mut held = Vec::new();
@@ -332,7 +407,12 @@ impl Model {
             ControlFile::UprobeEvents => Some(super::tracing::CallKind::Uprobe),
             ControlFile::DynamicEvents => None,
         };
-        let calls: Vec<_> = self.probes.iter().filter(|p| kind.is_none_or(|k| k == p.kind)).map(|p| p.call).collect();
+        let calls: Vec<_> = self
+            .probes
+            .iter()
+            .filter(|p| kind.is_none_or(|k| k == p.kind))
+            .map(|p| p.call)
+            .collect();
         if calls.iter().any(|c| self.call_enabled(*c)) {
             return Err(Errno::EBUSY);
         }
@@ -408,7 +488,12 @@ impl Model {
         let result = loop {
             match self.getdents(Self::SCRATCH, 32768) {
                 Ok(batch) if batch.is_empty() => break Ok(()),
-                Ok(batch) => names.extend(batch.into_iter().map(|d| d.name).filter(|n| n != "." && n != "..")),
+                Ok(batch) => names.extend(
+                    batch
+                        .into_iter()
+                        .map(|d| d.name)
+                        .filter(|n| n != "." && n != ".."),
+                ),
                 Err(e) => break Err(e),
             }
         };
@@ -425,7 +510,11 @@ impl Model {
 
     /// `echo DATA > path` (`truncate`) or `>>` (append).
     fn write_path(&mut self, path: &str, data: &str, truncate: bool) -> Result<Value, Errno> {
-        let mode = if truncate { OpenMode::Create } else { OpenMode::Write };
+        let mode = if truncate {
+            OpenMode::Create
+        } else {
+            OpenMode::Write
+        };
         self.open(None, path, mode, Self::SCRATCH)?;
         let r = self.write(Self::SCRATCH, data);
         self.close(Self::SCRATCH)?;
@@ -531,7 +620,13 @@ impl Model {
 
     /// chmod/chown: eventfs saves the change in its ei (`eventfs_set_attr`); plain tracefs
     /// marks the inode's owner as set by hand (`tracefs_setattr`).
-    fn setattr(&mut self, path: &str, mode: Option<u32>, uid: Option<u32>, gid: Option<u32>) -> Result<(), Errno> {
+    fn setattr(
+        &mut self,
+        path: &str,
+        mode: Option<u32>,
+        uid: Option<u32>,
+        gid: Option<u32>,
+    ) -> Result<(), Errno> {
         let d = self.resolve(path)?;
         let result = if self.dentries[d.0].fsdata.is_some() {
             self.eventfs_set_attr(d, mode, uid, gid)
@@ -552,12 +647,17 @@ impl Model {
     /// root inode changes and the rest follow it where nothing was saved.
     fn remount(&mut self, options: &str) -> Result<(), Errno> {
         let (mut uid, mut gid, mut mode) = (None, None, None);
-        for opt in options.split(',').filter(|o| !o.is_empty() && *o != "remount") {
+        for opt in options
+            .split(',')
+            .filter(|o| !o.is_empty() && *o != "remount")
+        {
             let (k, v) = opt.split_once('=').ok_or(Errno::EINVAL)?;
             match k {
                 "uid" => uid = Some(v.parse::<u32>().map_err(|_| Errno::EINVAL)?),
                 "gid" => gid = Some(v.parse::<u32>().map_err(|_| Errno::EINVAL)?),
-                "mode" => mode = Some(u32::from_str_radix(v, 8).map_err(|_| Errno::EINVAL)? & 0o7777),
+                "mode" => {
+                    mode = Some(u32::from_str_radix(v, 8).map_err(|_| Errno::EINVAL)? & 0o7777)
+                }
                 _ => return Err(Errno::EINVAL),
             }
         }

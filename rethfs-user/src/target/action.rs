@@ -93,7 +93,11 @@ pub enum Action {
     /// `lseek(handle, pos, SEEK_SET)`: what seekdir() does.
     Seek { handle: String, pos: i64 },
     /// `openat(handle, path)` relative to a directory handle, kept as `as_handle`.
-    OpenAt { dir: String, path: String, as_handle: String },
+    OpenAt {
+        dir: String,
+        path: String,
+        as_handle: String,
+    },
     /// Open, read every entry with getdents64, close: what `ls -f` does.
     List { path: String },
     /// Open, read to the end, close: `cat`.
@@ -118,4 +122,43 @@ pub enum Action {
     Remount { options: String },
     /// `echo 2 > /proc/sys/vm/drop_caches`: reclaim every unused dentry and inode.
     DropCaches,
+}
+
+impl Action {
+    /// One line for reports: the operation and its arguments.
+    pub fn summary(&self) -> String {
+        match self {
+            Action::Control { file, line } => format!("echo {line:?} >> {}", file.file_name()),
+            Action::Mkdir { path } => format!("mkdir {path}"),
+            Action::Rmdir { path } => format!("rmdir {path}"),
+            Action::Unlink { path } => format!("unlink {path}"),
+            Action::Rename { from, to } => format!("rename {from} {to}"),
+            Action::Stat { path } => format!("stat {path}"),
+            Action::Open { path, mode, handle } => format!("open {path} ({mode:?}) as {handle}"),
+            Action::Read { handle, len } => format!("read {handle} {len}"),
+            Action::Write { handle, data } => format!("write {handle} {data:?}"),
+            Action::Close { handle } => format!("close {handle}"),
+            Action::Fstat { handle } => format!("fstat {handle}"),
+            Action::Getdents { handle, buffer } => format!("getdents {handle} ({buffer} bytes)"),
+            Action::Tell { handle } => format!("telldir {handle}"),
+            Action::Seek { handle, pos } => format!("seekdir {handle} {pos}"),
+            Action::OpenAt {
+                dir,
+                path,
+                as_handle,
+            } => format!("openat {dir} {path} as {as_handle}"),
+            Action::List { path } => format!("ls -f {path}"),
+            Action::ReadFile { path } => format!("cat {path}"),
+            Action::WriteFile { path, data } => format!("echo {data:?} > {path}"),
+            Action::Chdir { path } => format!("cd {path}"),
+            Action::Fchdir { handle } => format!("fchdir {handle}"),
+            Action::Chmod { path, mode } => format!("chmod {mode:o} {path}"),
+            Action::Chown { path, uid, gid } => {
+                let id = |v: &Option<u32>| v.map_or("-".to_owned(), |v| v.to_string());
+                format!("chown {}:{} {path}", id(uid), id(gid))
+            }
+            Action::Remount { options } => format!("mount -o remount,{options}"),
+            Action::DropCaches => "echo 2 > /proc/sys/vm/drop_caches".to_owned(),
+        }
+    }
 }

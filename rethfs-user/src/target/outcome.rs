@@ -77,16 +77,26 @@ pub enum Value {
     /// Succeeded with nothing to report.
     Done,
     /// A count of bytes written.
-    Written { bytes: usize },
+    Written {
+        bytes: usize,
+    },
     /// Bytes read, as text; `None` from the model where the kernel's content (a format, a
     /// trigger list) is not modelled, so only success is compared.
-    Data { text: Option<String> },
+    Data {
+        text: Option<String>,
+    },
     Stat(StatInfo),
-    Dirents { entries: Vec<Dirent> },
+    Dirents {
+        entries: Vec<Dirent>,
+    },
     /// A directory listing by name, `.` and `..` left out, in the order returned.
-    Names { names: Vec<String> },
+    Names {
+        names: Vec<String>,
+    },
     /// A file position.
-    Pos { pos: i64 },
+    Pos {
+        pos: i64,
+    },
 }
 
 /// The result of one action.
@@ -132,10 +142,17 @@ impl fmt::Display for Outcome {
             Outcome::Ok(Value::Data { text: Some(text) }) => write!(f, "read {text:?}"),
             Outcome::Ok(Value::Data { text: None }) => f.write_str("read (content not modelled)"),
             Outcome::Ok(Value::Stat(s)) => {
-                write!(f, "ino {} {:?} {:o} nlink {} uid {} gid {}", s.ino, s.kind, s.perm, s.nlink, s.uid, s.gid)
+                write!(
+                    f,
+                    "ino {} {:?} {:o} nlink {} uid {} gid {}",
+                    s.ino, s.kind, s.perm, s.nlink, s.uid, s.gid
+                )
             }
             Outcome::Ok(Value::Dirents { entries }) => {
-                let list: Vec<String> = entries.iter().map(|d| format!("{}@{}", d.name, d.off)).collect();
+                let list: Vec<String> = entries
+                    .iter()
+                    .map(|d| format!("{}@{}", d.name, d.off))
+                    .collect();
                 write!(f, "[{}]", list.join(" "))
             }
             Outcome::Ok(Value::Names { names }) => write!(f, "[{}]", names.join(" ")),

@@ -1,0 +1,146 @@
+//! `rethfs model` as a user without root would run it: listing, running built-in scenarios
+//! under chosen kernel policies, JSON output, and clear errors for bad input.
+
+use std::{io::Write as _, os::unix::process::CommandExt as _, process::Command};
+
+use rethfs_tests::{is_root, output, rethfs, text};
+use serde_json::Value;
+
+/// The command as an unprivileged user: drops to nobody when the tests run as root.
+fn unprivileged(args: &[&str]) -> Command {
+    let mut cmd = rethfs(args);
+    if is_root() {
+        cmd.uid(65534).gid(65534);
+    }
+    cmd
+}
+
+fn transcript(args: &[&str]) -> Value {
+    let out = output(&mut unprivileged(args));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)))
+}
+
+/// The outcome of the first step whose action summary-relevant fields match.
+fn outcome_of<'a>(t: &'a Value, op: &str, nth: usize) -> &'a Value {
+    let steps = t["transcript"]["steps"].as_array().expect("steps");
+    &steps
+        .iter()
+        .filter(|s| s["action"]["op"] == op)
+        .nth(nth)
+        .unwrap_or_else(|| panic!("no {op} #{nth} in {t}"))["outcome"]
+}
+
+#[test]
+fn lists_the_catalogue_without_root() {
+    let out = output(&mut unprivileged(&["model"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for name in [
+        "seed",
+        "stale-fd",
+        "busy",
+        "cwd",
+        "instances",
+        "inodes",
+        "ownership",
+        "readdir",
+        "cache",
+    ] {
+        assert!(stdout.contains(name), "{name} missing from:\n{stdout}");
+    }
+}
+
+#[test]
+fn seed_scenario_reports_enoent_and_enodev_after_removal() {
+    let t = transcript(&["model", "--scenario", "seed", "--kernel", "6.12", "--json"]);
+    assert_eq!(t["policy"], "v6-10");
+    // The second listing, after the removal, and the write by path: ENOENT.
+    assert_eq!(
+        outcome_of(&t, "list", 1),
+        &serde_json::json!({"err": "ENOENT"})
+    );
+    assert_eq!(
+        outcome_of(&t, "write-file", 0),
+        &serde_json::json!({"err": "ENOENT"})
+    );
+    // The handle opened before the removal: ENODEV.
+    assert_eq!(
+        outcome_of(&t, "write", 0),
+        &serde_json::json!({"err": "ENODEV"})
+    );
+}
+
+#[test]
+fn every_scenario_runs_under_every_policy() {
+    for kernel in ["6.1", "6.6", "6.8", "6.12", "6.18"] {
+        for name in [
+            "seed",
+            "stale-fd",
+            "busy",
+            "cwd",
+            "instances",
+            "inodes",
+            "ownership",
+            "readdir",
+            "cache",
+        ] {
+            let t = transcript(&["model", "--scenario", name, "--kernel", kernel, "--json"]);
+            assert!(
+                !t["transcript"]["steps"].as_array().unwrap().is_empty(),
+                "{name} on {kernel}"
+            );
+        }
+    }
+}
+
+#[test]
+fn malformed_scenarios_and_versions_are_usage_errors() {
+    let mut file = tempfile();
+    writeln!(
+        file.1,
+        "name = \"bad\"\ndescription = \"d\"\n[[step]]\nop = \"stat\"\npath = 3"
+    )
+    .unwrap();
+    let out = output(&mut unprivileged(&["model", "--scenario", &file.0]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    // The step's table starts on line 3; serde reports the bad field within it.
+    assert!(
+        stderr.contains(&format!("{}:3:", file.0)) && stderr.contains("expected a string"),
+        "{}",
+        text(&out)
+    );
+
+    let out = output(&mut unprivileged(&["model", "--scenario", "nonesuch"]));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("nonesuch"),
+        "{}",
+        text(&out)
+    );
+
+    let out = output(&mut unprivileged(&[
+        "model",
+        "--scenario",
+        "seed",
+        "--kernel",
+        "banana",
+    ]));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("banana"),
+        "{}",
+        text(&out)
+    );
+}
+
+/// A world-readable scenario file in the temp directory.
+fn tempfile() -> (String, std::fs::File) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let path = std::env::temp_dir().join(format!("rethfs-test-{}.toml", std::process::id()));
+    let f = std::fs::File::create(&path).unwrap();
+    f.set_permissions(std::fs::Permissions::from_mode(0o644))
+        .unwrap();
+    (path.display().to_string(), f)
+}
