@@ -46,6 +46,24 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run scenarios on the host's tracefs and on the model, and report every difference and
+    /// every broken invariant (exit 1 if any).
+    Run {
+        /// A built-in scenario or a scenario TOML file; repeat for several (default: all).
+        #[arg(long, value_name = "NAME|FILE")]
+        scenario: Vec<String>,
+        /// Apply the model rules of this kernel version instead of the running kernel's.
+        #[arg(long, value_name = "VERSION", value_parser = parse_version)]
+        kernel_policy: Option<KernelVersion>,
+        /// Also write the verdicts and both sides' transcripts as JSON to this file.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// Allow remount steps (a remount with uid=/gid= resets ownership others saved).
+        #[arg(long)]
+        allow_remount: bool,
+    },
+    /// Remove the probes and instances that killed rethfs runs left behind, and nothing else.
+    Cleanup,
     /// Run a scenario on the reference eventfs model alone (no root, no tracefs needed).
     Model {
         /// A built-in scenario or a scenario TOML file; without it, list the built-in ones.

@@ -6,9 +6,11 @@
 //! - [`model`]: the reference eventfs, a versioned model of the kernel's rules.
 //! - [`scenario`]: the built-in catalogue, the TOML format, and the runner.
 //! - [`observe`]: BTF offsets, attach backends and the eBPF observer.
+//! - [`check`]: host against model, and invariants on both: the verdict.
 //! - [`report`]: tables and JSON for people and programs.
 //! - [`cmd`]: one module per subcommand.
 
+pub mod check;
 pub mod cli;
 pub mod cmd;
 pub mod error;

@@ -22,16 +22,29 @@ fn main() -> ExitCode {
         btf: cli.global.btf,
     };
     let result = match cli.command {
-        Command::Doctor { json } => cmd::doctor::run(&opts, json),
-        Command::Observe { duration, json } => cmd::observe::run(&opts, duration, json),
+        Command::Doctor { json } => cmd::doctor::run(&opts, json).map(|()| 0),
+        Command::Observe { duration, json } => cmd::observe::run(&opts, duration, json).map(|()| 0),
         Command::Model {
             scenario,
             kernel,
             json,
-        } => cmd::model::run(scenario.as_deref(), kernel, json),
+        } => cmd::model::run(scenario.as_deref(), kernel, json).map(|()| 0),
+        Command::Run {
+            scenario,
+            kernel_policy,
+            json,
+            allow_remount,
+        } => cmd::run::run(cmd::run::RunOptions {
+            tracefs: opts.tracefs.as_deref(),
+            scenarios: scenario,
+            policy_version: kernel_policy,
+            json,
+            allow_remount,
+        }),
+        Command::Cleanup => cmd::cleanup::run(opts.tracefs.as_deref()).map(|()| 0),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("rethfs: {e}");
             ExitCode::from(e.exit_code())

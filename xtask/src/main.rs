@@ -25,7 +25,8 @@ struct Cli {
 enum Task {
     /// Install what building and testing need (rust-src, bpf-linker, Debian packages); idempotent.
     Setup,
-    /// Set up, build, and run rethfs as root: `doctor` then a short `observe`, or the given args.
+    /// Set up, build, and run rethfs as root: `doctor` then `run` (every scenario, host against
+    /// model, JSON in target/rethfs-run.json), or the given args.
     Run {
         /// Arguments for the rethfs binary instead of the default job.
         #[arg(last = true)]

@@ -1,5 +1,7 @@
 //! One module per subcommand: each checks its environment, does its job, reports.
 
+pub mod cleanup;
 pub mod doctor;
 pub mod model;
 pub mod observe;
+pub mod run;

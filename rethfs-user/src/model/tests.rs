@@ -17,14 +17,14 @@ fn exe() -> String {
 fn ok(m: &mut Model, a: Action) -> Value {
     match m.apply(&a) {
         Outcome::Ok(v) => v,
-        Outcome::Err(e) => panic!("{a:?} failed: {e}"),
+        o => panic!("{a:?} failed: {o}"),
     }
 }
 
 fn err(m: &mut Model, a: Action) -> Errno {
     match m.apply(&a) {
         Outcome::Err(e) => e,
-        Outcome::Ok(v) => panic!("{a:?} succeeded: {v:?}"),
+        o => panic!("{a:?} did not fail: {o}"),
     }
 }
 
@@ -44,8 +44,8 @@ fn remove(m: &mut Model, spec: &str) -> Result<(), Errno> {
         file: ControlFile::UprobeEvents,
         line: format!("-:{spec}"),
     }) {
-        Outcome::Ok(_) => Ok(()),
         Outcome::Err(e) => Err(e),
+        _ => Ok(()),
     }
 }
 

@@ -6,7 +6,7 @@ use procfs::ConfigSetting;
 use serde::Serialize;
 
 /// Options that decide what rethfs can observe and how.
-pub const OPTIONS: [&str; 14] = [
+pub const OPTIONS: [&str; 18] = [
     "CONFIG_KPROBES",
     "CONFIG_KPROBE_EVENTS",
     "CONFIG_UPROBE_EVENTS",
@@ -21,6 +21,10 @@ pub const OPTIONS: [&str; 14] = [
     "CONFIG_HAVE_HW_BREAKPOINT",
     "CONFIG_SECURITY_LOCKDOWN_LSM",
     "CONFIG_KALLSYMS_ALL",
+    "CONFIG_PERF_EVENTS",
+    "CONFIG_HIST_TRIGGERS",
+    "CONFIG_HIST_TRIGGERS_DEBUG",
+    "CONFIG_TRACE_EVENT_INJECT",
 ];
 
 /// The relevant options and where they were read from.

@@ -3,3 +3,4 @@
 pub mod doctor;
 pub mod records;
 pub mod transcript;
+pub mod verdict;

@@ -12,7 +12,7 @@ use std::{collections::HashSet, path::Path};
 
 use serde::Deserialize;
 
-pub use runner::{StepResult, Transcript, run};
+pub use runner::{StepResult, Transcript, run, run_pair};
 
 use crate::{error::Error, host::uprobe_target, target::Action};
 
@@ -112,6 +112,43 @@ impl Scenario {
             description: file.description,
             steps,
         })
+    }
+}
+
+impl Scenario {
+    /// For kernels without kprobes: the same scenario with each kprobe replaced by a uprobe of
+    /// the same name on rethfs's own function (`None` when the scenario has no kprobe).
+    pub fn with_uprobe_stand_in(&self) -> Result<Option<Scenario>, Error> {
+        use crate::target::ControlFile;
+        if !self.steps.iter().any(|s| {
+            matches!(
+                &s.action,
+                Action::Control {
+                    file: ControlFile::KprobeEvents,
+                    ..
+                }
+            )
+        }) {
+            return Ok(None);
+        }
+        let target = uprobe_target().map_err(Error::Environment)?;
+        let mut out = self.clone();
+        for s in &mut out.steps {
+            if let Action::Control { file, line } = &mut s.action
+                && *file == ControlFile::KprobeEvents
+            {
+                *file = ControlFile::UprobeEvents;
+                if !line.starts_with('-') {
+                    let head = line
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned();
+                    *line = format!("{head} {target}");
+                }
+            }
+        }
+        Ok(Some(out))
     }
 }
 

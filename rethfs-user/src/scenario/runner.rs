@@ -63,3 +63,42 @@ pub fn run(target: &mut dyn Target, scenario: &Scenario) -> Transcript {
         steps,
     }
 }
+
+/// Runs `scenario` on the host and the model in lockstep: each step on the host first, then,
+/// unless the host skipped it, on the model; a step the host skipped is skipped on both, so
+/// the two stay in the same state. Stops early when `stop` says so (a signal arrived).
+pub fn run_pair(
+    host: &mut dyn Target,
+    model: &mut dyn Target,
+    scenario: &Scenario,
+    stop: &dyn Fn() -> bool,
+) -> (Transcript, Transcript) {
+    host.take_lifetimes();
+    model.take_lifetimes();
+    let (mut hs, mut ms) = (Vec::new(), Vec::new());
+    for (i, s) in scenario.steps.iter().enumerate() {
+        if stop() {
+            break;
+        }
+        let h = host.apply(&s.action);
+        let m = match &h {
+            Outcome::Skipped(why) => Outcome::Skipped(why.clone()),
+            _ => model.apply(&s.action),
+        };
+        let record = |outcome, lifetimes| StepResult {
+            index: i + 1,
+            line: s.line,
+            action: s.action.clone(),
+            outcome,
+            lifetimes,
+        };
+        hs.push(record(h, host.take_lifetimes()));
+        ms.push(record(m, model.take_lifetimes()));
+    }
+    let transcript = |t: &dyn Target, steps| Transcript {
+        scenario: scenario.name.clone(),
+        target: t.describe(),
+        steps,
+    };
+    (transcript(host, hs), transcript(model, ms))
+}

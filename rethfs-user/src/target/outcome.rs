@@ -105,6 +105,9 @@ pub enum Value {
 pub enum Outcome {
     Ok(Value),
     Err(Errno),
+    /// The target would not do it, and why (the host refuses to touch what rethfs did not
+    /// create, and cannot do what its kernel lacks).
+    Skipped(String),
 }
 
 impl Outcome {
@@ -119,7 +122,7 @@ impl Outcome {
     pub fn errno(&self) -> Option<Errno> {
         match self {
             Outcome::Err(e) => Some(*e),
-            Outcome::Ok(_) => None,
+            _ => None,
         }
     }
 }
@@ -137,6 +140,7 @@ impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Outcome::Err(e) => write!(f, "{e}"),
+            Outcome::Skipped(why) => write!(f, "skipped: {why}"),
             Outcome::Ok(Value::Done) => f.write_str("ok"),
             Outcome::Ok(Value::Written { bytes }) => write!(f, "wrote {bytes}"),
             Outcome::Ok(Value::Data { text: Some(text) }) => write!(f, "read {text:?}"),

@@ -1,0 +1,124 @@
+//! The verdict: host and model compared step by step, and invariants that must hold on
+//! either side applied to both.
+
+mod compare;
+mod invariants;
+
+use serde::Serialize;
+
+pub use compare::compare;
+pub use invariants::check as invariants;
+
+use crate::{model::Policy, scenario::Transcript};
+
+/// Which side a finding was seen on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    Host,
+    Model,
+    /// A kernel finding the model agrees with.
+    Both,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum FindingKind {
+    /// Host and model answered the same step differently.
+    Divergence,
+    /// An invariant broke.
+    Violation { invariant: &'static str, side: Side },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub step: usize,
+    pub line: usize,
+    pub action: String,
+    #[serde(flatten)]
+    pub kind: FindingKind,
+    pub host: String,
+    pub model: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "status", content = "reason")]
+pub enum Status {
+    Pass,
+    Divergence,
+    Violation,
+    Skipped(String),
+}
+
+/// A scenario's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    pub scenario: String,
+    #[serde(flatten)]
+    pub status: Status,
+    pub steps: usize,
+    pub skipped_steps: usize,
+    pub findings: Vec<Finding>,
+    /// What the reader should know: stand-ins used, cleanup trouble.
+    pub notes: Vec<String>,
+}
+
+/// Compares and checks one scenario's transcripts under `policy`.
+pub fn verdict(host: &Transcript, model: &Transcript, policy: Policy) -> Verdict {
+    let mut findings = compare(host, model);
+    findings.extend(merge_sides(
+        invariants(host, policy),
+        invariants(model, policy),
+    ));
+    findings.sort_by_key(|f| f.step);
+    let skipped_steps = host
+        .steps
+        .iter()
+        .filter(|s| matches!(s.outcome, crate::target::Outcome::Skipped(_)))
+        .count();
+    let status = if host.steps.is_empty() || skipped_steps == host.steps.len() {
+        let why = host.steps.iter().find_map(|s| match &s.outcome {
+            crate::target::Outcome::Skipped(w) => Some(w.clone()),
+            _ => None,
+        });
+        Status::Skipped(why.unwrap_or_else(|| "no step ran".into()))
+    } else if findings.iter().any(|f| f.kind == FindingKind::Divergence) {
+        Status::Divergence
+    } else if findings.is_empty() {
+        Status::Pass
+    } else {
+        Status::Violation
+    };
+    Verdict {
+        scenario: host.scenario.clone(),
+        status,
+        steps: host.steps.len(),
+        skipped_steps,
+        findings,
+        notes: Vec::new(),
+    }
+}
+
+/// One finding per invariant and step: seen on both sides, it is a kernel finding the model
+/// agrees with.
+fn merge_sides(host: Vec<Finding>, model: Vec<Finding>) -> Vec<Finding> {
+    let key = |f: &Finding| match f.kind {
+        FindingKind::Violation { invariant, .. } => Some((f.step, invariant)),
+        FindingKind::Divergence => None,
+    };
+    let mut out = Vec::new();
+    let mut model = model;
+    for mut h in host {
+        if let Some(i) = model.iter().position(|m| key(m) == key(&h)) {
+            let m = model.remove(i);
+            if let FindingKind::Violation { side, .. } = &mut h.kind {
+                *side = Side::Both;
+            }
+            h.model = m.model;
+        }
+        out.push(h);
+    }
+    out.extend(model);
+    out
+}

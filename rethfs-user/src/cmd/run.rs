@@ -1,0 +1,166 @@
+//! `rethfs run`: every scenario on the host's tracefs and on the model with the matching
+//! policy, compared step by step, with the invariants applied to both; the host is checked to
+//! be left as it was found.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::atomic::{AtomicBool, Ordering},
+};
+
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+
+use crate::{
+    check::{self, Status, Verdict},
+    error::{Error, Result, require_root},
+    host::{self, HostTracefs, RunLock, Snapshot, Tracefs},
+    model::{KernelVersion, Model, ModelConfig},
+    profile::KernelConfig,
+    report,
+    scenario::{self, CATALOGUE, Scenario},
+};
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// SIGINT, SIGTERM and SIGHUP end the run after the current step, through the cleanup.
+fn catch_signals() -> Result<()> {
+    let action = SigAction::new(
+        SigHandler::Handler(on_signal),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        // SAFETY: the handler only stores to an atomic.
+        unsafe { sigaction(sig, &action) }.map_err(|e| Error::Failed(e.into()))?;
+    }
+    Ok(())
+}
+
+pub struct RunOptions<'a> {
+    pub tracefs: Option<&'a Path>,
+    pub scenarios: Vec<String>,
+    pub policy_version: Option<KernelVersion>,
+    pub json: Option<PathBuf>,
+    pub allow_remount: bool,
+}
+
+/// What the model must know of the host to start from the same tree.
+fn model_config(root: &Path, release: &str) -> ModelConfig {
+    let kconfig = KernelConfig::read(release);
+    let on = |o: &str| kconfig.enabled(o) == Some(true);
+    ModelConfig {
+        events: host::static_events(root),
+        kprobe_events: root.join("kprobe_events").exists(),
+        perf_events: kconfig.enabled("CONFIG_PERF_EVENTS") != Some(false),
+        hist: on("CONFIG_HIST_TRIGGERS"),
+        hist_debug: on("CONFIG_HIST_TRIGGERS_DEBUG"),
+        inject: on("CONFIG_TRACE_EVENT_INJECT"),
+    }
+}
+
+pub fn run(opts: RunOptions) -> Result<u8> {
+    let scenarios: Vec<Scenario> = if opts.scenarios.is_empty() {
+        CATALOGUE
+            .iter()
+            .map(|(n, _)| Scenario::resolve(n))
+            .collect::<Result<_>>()?
+    } else {
+        opts.scenarios
+            .iter()
+            .map(|s| Scenario::resolve(s))
+            .collect::<Result<_>>()?
+    };
+    require_root("run")?;
+    let tracefs = Tracefs::open(opts.tracefs)?;
+    let root = tracefs.root.clone();
+    let _lock = RunLock::acquire()?;
+    let release = nix::sys::utsname::uname()
+        .map_err(|e| Error::Failed(e.into()))?
+        .release()
+        .to_string_lossy()
+        .into_owned();
+    let version = match opts.policy_version {
+        Some(v) => v,
+        None => release.parse().map_err(|e| {
+            Error::Environment(format!("kernel release: {e}; give --kernel-policy"))
+        })?,
+    };
+    let policy = version.policy();
+    let config = model_config(&root, &release);
+    let kprobes = config.kprobe_events;
+    let before = Snapshot::take(&root);
+    let cwd = std::env::current_dir().map_err(|e| Error::Failed(e.into()))?;
+    catch_signals()?;
+    let guard = host::cleanup::Guard::new(&root);
+
+    let mut verdicts: Vec<Verdict> = Vec::new();
+    let mut transcripts = Vec::new();
+    for s in &scenarios {
+        if STOP.load(Ordering::SeqCst) {
+            break;
+        }
+        let (scenario, note) = match (kprobes, s.with_uprobe_stand_in()?) {
+            (false, Some(stand_in)) => (
+                stand_in,
+                Some("kprobes missing: a uprobe stands in for each kprobe"),
+            ),
+            _ => (s.clone(), None),
+        };
+        let mut host = HostTracefs::new(root.clone(), release.clone(), opts.allow_remount);
+        let mut model = Model::new(policy, config.clone());
+        let (h, m) = scenario::run_pair(&mut host, &mut model, &scenario, &|| {
+            STOP.load(Ordering::SeqCst)
+        });
+        host.close_all();
+        let _ = std::env::set_current_dir(&cwd);
+        let sweep_errors = guard.sweep();
+        let mut v = check::verdict(&h, &m, policy);
+        if let Some(note) = note {
+            v.notes.push(note.to_owned());
+        }
+        v.notes
+            .extend(sweep_errors.into_iter().map(|e| format!("cleanup: {e}")));
+        verdicts.push(v);
+        transcripts.push((h, m));
+    }
+    drop(guard);
+    let dirty = Snapshot::take(&root).differences(&before);
+
+    let header = format!(
+        "host Linux {release} ({}) against the model, policy {policy}",
+        root.display()
+    );
+    print!("{}", report::verdict::table(&header, &verdicts));
+    if let Some(path) = &opts.json {
+        let doc = serde_json::json!({
+            "host": { "kernel": release, "tracefs": root },
+            "policy": policy,
+            "verdicts": verdicts,
+            "transcripts": transcripts.iter().map(|(h, m)| serde_json::json!({"host": h, "model": m})).collect::<Vec<_>>(),
+            "host_left_dirty": dirty,
+        });
+        std::fs::write(
+            path,
+            serde_json::to_string_pretty(&doc).map_err(anyhow::Error::from)?,
+        )
+        .map_err(|e| Error::Failed(anyhow::anyhow!("{}: {e}", path.display())))?;
+    }
+    if !dirty.is_empty() {
+        return Err(Error::Failed(anyhow::anyhow!(
+            "the run did not leave the host as it found it:\n  {}",
+            dirty.join("\n  ")
+        )));
+    }
+    if STOP.load(Ordering::SeqCst) {
+        return Err(Error::Environment(
+            "interrupted by a signal; what the run created was removed".into(),
+        ));
+    }
+    let failed = verdicts
+        .iter()
+        .any(|v| matches!(v.status, Status::Divergence | Status::Violation));
+    Ok(u8::from(failed))
+}

@@ -1,0 +1,141 @@
+//! Removing what rethfs created: its probe events and instances, named `rethfs_<pid>`.
+//!
+//! A run removes its own on every exit path; `rethfs cleanup` removes those of runs whose
+//! process is gone. Nothing without the prefix is ever touched.
+
+use std::{collections::BTreeSet, fs, io::Write, path::Path};
+
+/// The run id in an object name: `rethfs_<pid>` or `rethfs_<pid>_<suffix>`.
+pub fn owner_pid(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix("rethfs_")?;
+    rest.split('_').next()?.parse().ok()
+}
+
+fn pid_alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Objects that belong to `pid`.
+pub fn of_pid(pid: u32) -> impl Fn(&str) -> bool {
+    move |name| owner_pid(name) == Some(pid)
+}
+
+/// Objects of runs that are no longer alive.
+pub fn of_dead_runs(name: &str) -> bool {
+    owner_pid(name).is_some_and(|p| !pid_alive(p))
+}
+
+/// `GROUP/EVENT` of every probe defined in the control files, with the file it is in.
+fn probes(root: &Path) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    for file in ["dynamic_events", "uprobe_events", "kprobe_events"] {
+        let Ok(text) = fs::read_to_string(root.join(file)) else {
+            continue;
+        };
+        for line in text.lines() {
+            let spec = line.split_whitespace().next().unwrap_or_default();
+            if let Some((_, name)) = spec.split_once(':')
+                && let Some((group, event)) = name.split_once('/')
+            {
+                out.insert((group.to_owned(), event.to_owned()));
+            }
+        }
+    }
+    out
+}
+
+fn append(path: &Path, line: &str) -> std::io::Result<()> {
+    fs::OpenOptions::new()
+        .append(true)
+        .open(path)?
+        .write_all(format!("{line}\n").as_bytes())
+}
+
+/// Disables, then removes, every probe whose group `owned` accepts, and every such instance.
+/// Returns what it removed; the errors of what it could not remove.
+pub fn remove_owned(root: &Path, owned: &dyn Fn(&str) -> bool) -> (Vec<String>, Vec<String>) {
+    let (mut removed, mut errors) = (Vec::new(), Vec::new());
+    let ours: Vec<(String, String)> = probes(root).into_iter().filter(|(g, _)| owned(g)).collect();
+    let instances: Vec<String> = fs::read_dir(root.join("instances"))
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| owned(n))
+                .collect()
+        })
+        .unwrap_or_default();
+    // An enabled event cannot be removed: disable this run's groups in every trace array.
+    let mut arrays = vec![root.to_owned()];
+    if let Ok(d) = fs::read_dir(root.join("instances")) {
+        arrays.extend(d.filter_map(|e| Some(e.ok()?.path())));
+    }
+    let groups: BTreeSet<&String> = ours.iter().map(|(g, _)| g).collect();
+    for tr in &arrays {
+        for g in &groups {
+            let enable = tr.join("events").join(g).join("enable");
+            if enable.exists() {
+                let _ = fs::write(&enable, "0");
+            }
+        }
+    }
+    for name in instances {
+        match fs::remove_dir(root.join("instances").join(&name)) {
+            Ok(()) => removed.push(format!("instances/{name}")),
+            Err(e) => errors.push(format!("rmdir instances/{name}: {e}")),
+        }
+    }
+    let control = if root.join("dynamic_events").exists() {
+        "dynamic_events"
+    } else {
+        "uprobe_events"
+    };
+    for (group, event) in ours {
+        match append(&root.join(control), &format!("-:{group}/{event}")) {
+            Ok(()) => removed.push(format!("probe {group}/{event}")),
+            Err(e) => errors.push(format!("removing probe {group}/{event}: {e}")),
+        }
+    }
+    (removed, errors)
+}
+
+/// Removes this process's objects when dropped: on normal exit, on error returns, and while
+/// a panic unwinds. Signals are turned into an orderly stop by the caller, which then drops it.
+pub struct Guard {
+    root: std::path::PathBuf,
+}
+
+impl Guard {
+    pub fn new(root: &Path) -> Self {
+        Guard {
+            root: root.to_owned(),
+        }
+    }
+
+    /// Removes this run's objects now; returns the errors.
+    pub fn sweep(&self) -> Vec<String> {
+        let (_, errors) = remove_owned(&self.root, &of_pid(std::process::id()));
+        errors
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        for e in self.sweep() {
+            eprintln!("rethfs: cleanup: {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owner_pid_reads_only_rethfs_names() {
+        assert_eq!(owner_pid("rethfs_123"), Some(123));
+        assert_eq!(owner_pid("rethfs_123_inst"), Some(123));
+        assert_eq!(owner_pid("rethfs_x"), None);
+        assert_eq!(owner_pid("sched"), None);
+        assert_eq!(owner_pid("myrethfs_1"), None);
+        assert!(of_pid(12)("rethfs_12") && !of_pid(12)("rethfs_123"));
+    }
+}

@@ -1,0 +1,73 @@
+//! The verdict table: one line per scenario, then every finding with both sides' answers.
+
+use std::fmt::Write;
+
+use crate::check::{FindingKind, Side, Status, Verdict};
+
+fn status(s: &Status) -> String {
+    match s {
+        Status::Pass => "pass".into(),
+        Status::Divergence => "DIVERGENCE".into(),
+        Status::Violation => "VIOLATION".into(),
+        Status::Skipped(why) => format!("skipped ({why})"),
+    }
+}
+
+pub fn table(header: &str, verdicts: &[Verdict]) -> String {
+    let mut s = format!("rethfs run: {header}\n");
+    let _ = writeln!(
+        s,
+        "{:<11} {:<12} {:>5} {:>8} {:>9}",
+        "SCENARIO", "RESULT", "STEPS", "SKIPPED", "FINDINGS"
+    );
+    for v in verdicts {
+        let _ = writeln!(
+            s,
+            "{:<11} {:<12} {:>5} {:>8} {:>9}",
+            v.scenario,
+            status(&v.status),
+            v.steps,
+            v.skipped_steps,
+            v.findings.len()
+        );
+    }
+    for v in verdicts {
+        for note in &v.notes {
+            let _ = writeln!(s, "note: {}: {note}", v.scenario);
+        }
+        for f in &v.findings {
+            let what = match &f.kind {
+                FindingKind::Divergence => "divergence".to_owned(),
+                FindingKind::Violation {
+                    invariant,
+                    side: Side::Both,
+                } => {
+                    format!("violation of {invariant} (kernel finding, the model agrees)")
+                }
+                FindingKind::Violation { invariant, side } => {
+                    format!("violation of {invariant} on the {side:?} side")
+                }
+            };
+            let _ = writeln!(
+                s,
+                "\n{} step {} (line {}): {}\n  {what}: {}",
+                v.scenario, f.step, f.line, f.action, f.detail
+            );
+            for (side, text) in [("host: ", &f.host), ("model:", &f.model)] {
+                if !text.is_empty() {
+                    let _ = writeln!(s, "  {side} {text}");
+                }
+            }
+        }
+    }
+    let count = |p: fn(&Status) -> bool| verdicts.iter().filter(|v| p(&v.status)).count();
+    let _ = writeln!(
+        s,
+        "\n{} pass, {} divergence, {} violation, {} skipped",
+        count(|s| *s == Status::Pass),
+        count(|s| *s == Status::Divergence),
+        count(|s| *s == Status::Violation),
+        count(|s| matches!(s, Status::Skipped(_)))
+    );
+    s
+}
