@@ -6,7 +6,12 @@ use rethfs_tests::{is_root, output, rethfs, text};
 
 #[test]
 fn not_root_is_an_environment_error() {
-    for args in [&["doctor"][..], &["observe", "--duration", "1"]] {
+    for args in [
+        &["doctor"][..],
+        &["observe", "--duration", "1"],
+        &["run"],
+        &["cleanup"],
+    ] {
         let mut cmd = rethfs(args);
         if is_root() {
             // Drop to nobody for the child only.
@@ -61,6 +66,28 @@ fn a_path_that_is_not_tracefs_is_an_environment_error() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
         stderr.contains("tracefs unavailable") && stderr.contains("is not a tracefs mount"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn unknown_and_malformed_scenarios_for_run_are_usage_errors() {
+    // Scenario errors are found before privileges or tracefs are needed.
+    let out = output(&mut rethfs(&["run", "--scenario", "no-such-thing"]));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no-such-thing"),
+        "{}",
+        text(&out)
+    );
+    let path = std::env::temp_dir().join(format!("rethfs-bad-{}.toml", std::process::id()));
+    std::fs::write(&path, "name = \"x\"\n[[step]]\nop = \"stat\"\n").unwrap();
+    let out = output(&mut rethfs(&["run", "--scenario", path.to_str().unwrap()]));
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(path.to_str().unwrap()),
         "{}",
         text(&out)
     );

@@ -49,7 +49,8 @@ fn the_catalogue_runs_the_model_agrees_and_the_host_is_left_clean() {
     let doc: Value = serde_json::from_slice(&fs::read(&json).unwrap()).unwrap();
     fs::remove_file(&json).unwrap();
     let verdicts = doc["verdicts"].as_array().unwrap();
-    assert_eq!(verdicts.len(), 9, "{}", text(&out));
+    // The catalogue and the audit of the whole tree.
+    assert_eq!(verdicts.len(), 10, "{}", text(&out));
     // The model is only useful if it predicts this kernel: no divergence at all.
     for v in verdicts {
         assert_ne!(
@@ -184,5 +185,40 @@ fn cleanup_removes_dead_runs_leftovers_and_nothing_else() {
     assert!(
         after.0.contains(&mine) && after.1.contains(&mine),
         "cleanup touched what rethfs did not create"
+    );
+}
+
+#[test]
+#[ignore = "host test: needs root and a real tracefs"]
+fn a_run_killed_with_sigkill_is_cleaned_by_rethfs_cleanup() {
+    let _serial = serial();
+    let before = host_state();
+    let mut child = rethfs(&["run"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let own = format!("rethfs_{}", child.id());
+    let start = Instant::now();
+    while !host_state().0.contains(&own) && start.elapsed() < Duration::from_secs(20) {
+        thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        host_state() != before,
+        "the killed run left nothing to clean: the test proves nothing"
+    );
+    let out = output(&mut rethfs(&["cleanup"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&own),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        host_state(),
+        before,
+        "cleanup left objects of the killed run"
     );
 }

@@ -1,6 +1,7 @@
 //! The verdict: host and model compared step by step, and invariants that must hold on
 //! either side applied to both.
 
+pub mod churn;
 mod compare;
 mod invariants;
 
@@ -62,6 +63,19 @@ pub struct Verdict {
     pub findings: Vec<Finding>,
     /// What the reader should know: stand-ins used, cleanup trouble.
     pub notes: Vec<String>,
+}
+
+impl Verdict {
+    pub fn skipped(scenario: &str, why: String) -> Self {
+        Verdict {
+            scenario: scenario.into(),
+            status: Status::Skipped(why),
+            steps: 0,
+            skipped_steps: 0,
+            findings: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
 }
 
 /// Compares and checks one scenario's transcripts under `policy`.

@@ -5,6 +5,7 @@
 use std::{
     path::{Path, PathBuf},
     sync::atomic::{AtomicBool, Ordering},
+    time::Duration,
 };
 
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
@@ -58,22 +59,101 @@ fn model_config(root: &Path, release: &str) -> ModelConfig {
         hist: on("CONFIG_HIST_TRIGGERS"),
         hist_debug: on("CONFIG_HIST_TRIGGERS_DEBUG"),
         inject: on("CONFIG_TRACE_EVENT_INJECT"),
+        instance_groups: host::instance_groups(root),
+    }
+}
+
+/// What `rethfs run` runs: catalogue or file scenarios, or the host-only ones.
+enum Job {
+    Steps(Scenario),
+    Audit,
+    Churn,
+}
+
+/// The named scenarios, or by default the catalogue and the audit. churn is run only when
+/// named: on vulnerable kernels it oopses (see `HOST_ONLY`).
+fn jobs(names: &[String]) -> Result<Vec<Job>> {
+    let all: Vec<String>;
+    let names = if names.is_empty() {
+        all = CATALOGUE
+            .iter()
+            .map(|(n, _)| *n)
+            .chain(["audit"])
+            .map(str::to_owned)
+            .collect();
+        &all
+    } else {
+        names
+    };
+    names
+        .iter()
+        .map(|n| match n.as_str() {
+            "audit" => Ok(Job::Audit),
+            "churn" => Ok(Job::Churn),
+            _ => Scenario::resolve(n).map(Job::Steps),
+        })
+        .collect()
+}
+
+/// Churn cycles and the time bound of the `churn` scenario.
+const CHURN_CYCLES: usize = 2_000;
+const CHURN_LIMIT: Duration = Duration::from_secs(10);
+
+/// The `churn` scenario: host only (the model is sequential), judged by the removal oracle
+/// and by whether the kernel survived.
+fn churn(root: &Path, guard: &host::cleanup::Guard) -> Verdict {
+    let prefix = format!("rethfs_{}", std::process::id());
+    let target = match host::uprobe_target() {
+        Ok(t) => t,
+        Err(e) => return Verdict::skipped("churn", format!("no uprobe target: {e}")),
+    };
+    let c = host::churn::run(root, &prefix, &target, CHURN_CYCLES, CHURN_LIMIT);
+    let mut notes: Vec<String> = guard
+        .sweep()
+        .into_iter()
+        .map(|e| format!("cleanup: {e}"))
+        .collect();
+    notes.extend(
+        c.writer
+            .errors
+            .iter()
+            .map(|e| format!("writer stopped: {e}")),
+    );
+    let findings = check::churn::oracle(&c);
+    let found = c.reads.iter().filter(|o| o.found).count();
+    notes.push(format!(
+        "{} cycles against {} reads ({found} found the event)",
+        c.writer.cycles.len(),
+        c.reads.len()
+    ));
+    let status = if c.writer.cycles.is_empty() {
+        Status::Skipped(
+            c.writer
+                .errors
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "no cycle ran".into()),
+        )
+    } else if findings.is_empty() {
+        Status::Pass
+    } else {
+        Status::Violation
+    };
+    Verdict {
+        scenario: "churn".into(),
+        status,
+        steps: c.writer.cycles.len(),
+        skipped_steps: 0,
+        findings,
+        notes,
     }
 }
 
 pub fn run(opts: RunOptions) -> Result<u8> {
-    let scenarios: Vec<Scenario> = if opts.scenarios.is_empty() {
-        CATALOGUE
-            .iter()
-            .map(|(n, _)| Scenario::resolve(n))
-            .collect::<Result<_>>()?
-    } else {
-        opts.scenarios
-            .iter()
-            .map(|s| Scenario::resolve(s))
-            .collect::<Result<_>>()?
-    };
+    let jobs = jobs(&opts.scenarios)?;
     require_root("run")?;
+    // Signals first: from here on every exit path goes through the cleanup.
+    catch_signals()?;
     let tracefs = Tracefs::open(opts.tracefs)?;
     let root = tracefs.root.clone();
     let _lock = RunLock::acquire()?;
@@ -89,19 +169,29 @@ pub fn run(opts: RunOptions) -> Result<u8> {
         })?,
     };
     let policy = version.policy();
+    let before = Snapshot::take(&root);
+    // Seeding the model makes a short-lived instance: the guard must already stand.
+    let guard = host::cleanup::Guard::new(&root);
     let config = model_config(&root, &release);
     let kprobes = config.kprobe_events;
-    let before = Snapshot::take(&root);
     let cwd = std::env::current_dir().map_err(|e| Error::Failed(e.into()))?;
-    catch_signals()?;
-    let guard = host::cleanup::Guard::new(&root);
 
     let mut verdicts: Vec<Verdict> = Vec::new();
     let mut transcripts = Vec::new();
-    for s in &scenarios {
+    for job in jobs {
         if STOP.load(Ordering::SeqCst) {
             break;
         }
+        let s = match job {
+            Job::Steps(s) => s,
+            Job::Audit => {
+                scenario::audit(&config.events, &format!("rethfs_{}", std::process::id()))
+            }
+            Job::Churn => {
+                verdicts.push(churn(&root, &guard));
+                continue;
+            }
+        };
         let (scenario, note) = match (kprobes, s.with_uprobe_stand_in()?) {
             (false, Some(stand_in)) => (
                 stand_in,
@@ -118,13 +208,16 @@ pub fn run(opts: RunOptions) -> Result<u8> {
         let _ = std::env::set_current_dir(&cwd);
         let sweep_errors = guard.sweep();
         let mut v = check::verdict(&h, &m, policy);
+        // Whole transcripts are kept for scenarios with findings; the audit's are large.
+        if !v.findings.is_empty() {
+            transcripts.push((h, m));
+        }
         if let Some(note) = note {
             v.notes.push(note.to_owned());
         }
         v.notes
             .extend(sweep_errors.into_iter().map(|e| format!("cleanup: {e}")));
         verdicts.push(v);
-        transcripts.push((h, m));
     }
     drop(guard);
     let dirty = Snapshot::take(&root).differences(&before);
@@ -139,7 +232,7 @@ pub fn run(opts: RunOptions) -> Result<u8> {
             "host": { "kernel": release, "tracefs": root },
             "policy": policy,
             "verdicts": verdicts,
-            "transcripts": transcripts.iter().map(|(h, m)| serde_json::json!({"host": h, "model": m})).collect::<Vec<_>>(),
+            "transcripts_with_findings": transcripts.iter().map(|(h, m)| serde_json::json!({"host": h, "model": m})).collect::<Vec<_>>(),
             "host_left_dirty": dirty,
         });
         std::fs::write(

@@ -1,6 +1,7 @@
 //! The host's real tracefs: finding and mounting it, the target that drives it, and keeping
 //! it clean (what a run creates is removed, what it did not create is never touched).
 
+pub mod churn;
 pub mod cleanup;
 mod getdents;
 mod lock;
@@ -12,7 +13,7 @@ mod uprobe_target;
 
 pub use lock::RunLock;
 pub use snapshot::Snapshot;
-pub use static_events::static_events;
+pub use static_events::{instance_groups, static_events};
 pub use target::HostTracefs;
 pub use tracefs::{DEFAULT_TRACEFS, Tracefs};
 pub use uprobe_target::{rethfs_uprobe_target, uprobe_target};

@@ -3,11 +3,15 @@
 use std::path::Path;
 
 use super::getdents::getdents64;
-use crate::model::StaticEvent;
+use crate::{model::StaticEvent, target::FileKind};
 
-/// Subdirectories of `dir` in the kernel's listing order (eventfs lists children in creation
-/// order, which the model reproduces by creating them in this order).
 fn subdirs(dir: &Path) -> Vec<String> {
+    entries(dir, FileKind::Dir)
+}
+
+/// Entries of `dir` of one kind in the kernel's listing order (eventfs lists children in
+/// creation order, which the model reproduces by creating them in this order).
+fn entries(dir: &Path, kind: FileKind) -> Vec<String> {
     let Ok(f) = std::fs::OpenOptions::new().read(true).open(dir) else {
         return Vec::new();
     };
@@ -19,9 +23,7 @@ fn subdirs(dir: &Path) -> Vec<String> {
         out.extend(
             batch
                 .into_iter()
-                .filter(|d| {
-                    d.kind == crate::target::FileKind::Dir && d.name != "." && d.name != ".."
-                })
+                .filter(|d| d.kind == kind && d.name != "." && d.name != "..")
                 .map(|d| d.name),
         );
     }
@@ -35,9 +37,30 @@ pub fn static_events(root: &Path) -> Vec<StaticEvent> {
         .into_iter()
         .filter(|g| super::cleanup::owner_pid(g).is_none())
         .flat_map(|g| {
-            subdirs(&events.join(&g))
-                .into_iter()
-                .map(move |e| StaticEvent::new(&g, &e))
+            let group = events.join(&g);
+            subdirs(&group).into_iter().map(move |e| StaticEvent {
+                files: Some(entries(&group.join(&e), FileKind::File)),
+                ..StaticEvent::new(&g, &e)
+            })
         })
+        .collect()
+}
+
+/// The group order of a new instance's `events/`, read off a short-lived instance of this run
+/// (`rethfs_<pid>_order`); empty if one cannot be made.
+pub fn instance_groups(root: &Path) -> Vec<String> {
+    let dir = root
+        .join("instances")
+        .join(format!("rethfs_{}_order", std::process::id()));
+    if std::fs::create_dir(&dir).is_err() {
+        return Vec::new();
+    }
+    let groups = subdirs(&dir.join("events"));
+    if let Err(e) = std::fs::remove_dir(&dir) {
+        log::warn!("{}: {e} (rethfs cleanup removes it)", dir.display());
+    }
+    groups
+        .into_iter()
+        .filter(|g| super::cleanup::owner_pid(g).is_none())
         .collect()
 }

@@ -5,9 +5,12 @@
 pub struct StaticEvent {
     pub group: String,
     pub name: String,
-    /// `TRACE_EVENT_FL_IGNORE_ENABLE` with no `reg` (the `ftrace/*` events): only `format`,
-    /// plus `trigger` for `ftrace/print`.
+    /// `TRACE_EVENT_FL_IGNORE_ENABLE` (the `ftrace/*` events): no `enable` or `filter`, only
+    /// `format` and `id`, plus `trigger` for `ftrace/print`.
     pub ftrace_internal: bool,
+    /// The files its directory has, where known (read off the host): which ones an event's
+    /// callback offers depends on flags of the event the names do not tell.
+    pub files: Option<Vec<String>>,
 }
 
 impl StaticEvent {
@@ -16,6 +19,7 @@ impl StaticEvent {
             group: group.into(),
             name: name.into(),
             ftrace_internal: group == "ftrace",
+            files: None,
         }
     }
 }
@@ -34,6 +38,10 @@ pub struct ModelConfig {
     pub hist_debug: bool,
     /// CONFIG_TRACE_EVENT_INJECT: `inject`.
     pub inject: bool,
+    /// Group order of a new instance's `events/`, where known (read off a host instance).
+    /// A new instance walks `ftrace_events`, whose order boot-time registration decides and
+    /// the top level's listing does not tell; without it the model derives one.
+    pub instance_groups: Vec<String>,
 }
 
 impl Default for ModelConfig {
@@ -56,6 +64,7 @@ impl Default for ModelConfig {
             hist: false,
             hist_debug: false,
             inject: false,
+            instance_groups: Vec::new(),
         }
     }
 }

@@ -126,7 +126,14 @@ impl Model {
             EiData::System(sys) => file(0o640, FileData::System(sys)),
             EiData::Event(f) => {
                 let call = &self.calls[self.files[f.0].call.0];
-                // ftrace/* events are IGNORE_ENABLE and have no `reg`.
+                if call
+                    .files
+                    .as_ref()
+                    .is_some_and(|names| !names.iter().any(|n| n == kind.name()))
+                {
+                    return None;
+                }
+                // ftrace/* events are IGNORE_ENABLE: no enable, filter or trigger (but print's).
                 let reg = !call.ftrace_internal;
                 match kind {
                     EntryKind::Format => file(0o440, FileData::Event(f)),
@@ -135,7 +142,7 @@ impl Model {
                     EntryKind::Trigger if reg || call.name == "print" => {
                         file(0o640, FileData::Event(f))
                     }
-                    EntryKind::Id if reg && call.event_type != 0 => {
+                    EntryKind::Id if call.event_type != 0 => {
                         file(0o440, FileData::EventType(call.event_type))
                     }
                     EntryKind::Hist | EntryKind::HistDebug => file(0o440, FileData::Event(f)),

@@ -759,3 +759,29 @@ fn before_eventfs_dentries_are_pinned_and_removed_with_the_event() {
         Errno::ENOENT
     );
 }
+
+#[test]
+fn an_events_files_come_from_the_host_where_known() {
+    // event_callback's choices depend on event flags; a host-seeded event lists its files.
+    let mut config = ModelConfig::default();
+    config.events.push(super::StaticEvent {
+        files: Some(vec!["format".into()]),
+        ..super::StaticEvent::new("ftrace", "timerlat")
+    });
+    let mut m = Model::new(Policy::V6_17, config);
+    assert_eq!(
+        err(
+            &mut m,
+            Action::Stat {
+                path: "events/ftrace/timerlat/id".into()
+            }
+        ),
+        Errno::ENOENT
+    );
+    assert_eq!(stat(&mut m, "events/ftrace/timerlat/format").ino, FILE_INO);
+    assert_eq!(
+        stat(&mut m, "events/ftrace/print/id").ino,
+        FILE_INO,
+        "unseeded: the rule decides"
+    );
+}

@@ -66,6 +66,8 @@ pub(crate) struct Call {
     pub(crate) ftrace_internal: bool,
     /// The event type number the `id` file shows (0 for none).
     pub(crate) event_type: u32,
+    /// The files of its directory, where the host told them.
+    pub(crate) files: Option<Vec<String>>,
     pub(crate) alive: bool,
 }
 
@@ -102,7 +104,8 @@ impl Model {
 
         let top = self.new_trace_array(None, self.root);
         for e in self.config.events.clone() {
-            self.register_call(&e.group, &e.name, CallKind::Static, e.ftrace_internal);
+            let call = self.register_call(&e.group, &e.name, CallKind::Static, e.ftrace_internal);
+            self.calls[call.0].files = e.files;
         }
         debug_assert_eq!(top, TrId(0));
     }
@@ -135,6 +138,18 @@ impl Model {
         let events = self.eventfs_create_events_dir(dir, tr, name.is_none());
         self.trs[tr.0].events = events;
         self.inc_nlink(dir);
+        if name.is_some() {
+            // Group directories in the order the host's instances show them.
+            for group in self.config.instance_groups.clone() {
+                if self
+                    .call_order
+                    .iter()
+                    .any(|c| self.calls[c.0].group == group)
+                {
+                    self.new_system_dir(tr, &group);
+                }
+            }
+        }
         // __trace_add_event_dirs walks ftrace_events, newest call first.
         for call in self.call_order.clone() {
             self.add_event_to_tr(call, tr);
@@ -161,7 +176,8 @@ impl Model {
             name: name.to_owned(),
             kind,
             ftrace_internal,
-            event_type: if ftrace_internal { 0 } else { event_type },
+            event_type,
+            files: None,
             alive: true,
         });
         self.call_order.insert(0, call);
@@ -211,19 +227,10 @@ impl Model {
                 s
             }
             None => {
-                let s = SysId(self.systems.len());
-                let events = self.trs[tr.0].events;
-                let Some(ei) = self.eventfs_create_dir(&group, events, EiData::System(s)) else {
+                let Some(s) = self.new_system_dir(tr, &group) else {
                     return;
                 };
-                self.systems.push(SystemDir {
-                    tr,
-                    name: group,
-                    ei,
-                    nr_events: 1,
-                    refs: 0,
-                });
-                self.trs[tr.0].systems.push(s);
+                self.systems[s.0].nr_events = 1;
                 s
             }
         };
@@ -246,6 +253,22 @@ impl Model {
             }
             None => self.files[f.0].freed = true,
         }
+    }
+
+    /// `event_subsystem_dir`: a group directory with no events yet.
+    fn new_system_dir(&mut self, tr: TrId, group: &str) -> Option<SysId> {
+        let s = SysId(self.systems.len());
+        let events = self.trs[tr.0].events;
+        let ei = self.eventfs_create_dir(group, events, EiData::System(s))?;
+        self.systems.push(SystemDir {
+            tr,
+            name: group.to_owned(),
+            ei,
+            nr_events: 0,
+            refs: 0,
+        });
+        self.trs[tr.0].systems.push(s);
+        Some(s)
     }
 
     /// `remove_event_file_dir`: the event's directory goes, then the group's if it was the

@@ -6,12 +6,14 @@
 //! `rethfs_<pid>` name every object rethfs creates carries, and `{uprobe}`, the `PATH:OFFSET`
 //! of a function in rethfs's own executable.
 
+mod audit;
 mod runner;
 
 use std::{collections::HashSet, path::Path};
 
 use serde::Deserialize;
 
+pub use audit::audit;
 pub use runner::{StepResult, Transcript, run, run_pair};
 
 use crate::{error::Error, host::uprobe_target, target::Action};
@@ -27,6 +29,17 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     ("ownership", include_str!("catalogue/ownership.toml")),
     ("readdir", include_str!("catalogue/readdir.toml")),
     ("cache", include_str!("catalogue/cache.toml")),
+];
+
+/// Scenarios that exist only on a host: made from its own tree, or concurrent.
+pub const HOST_ONLY: &[(&str, &str)] = &[
+    ("audit", audit::DESCRIPTION),
+    (
+        "churn",
+        "One thread creates and removes a probe event while two stat, open and list it; nothing \
+         may find it strictly after a removal returned and before the next creation began, and \
+         the kernel must survive. Run only when named: it oopses 6.18 (eventfs_iterate).",
+    ),
 ];
 
 /// A parsed, expanded and checked scenario.
@@ -66,6 +79,11 @@ impl Scenario {
     pub fn resolve(arg: &str) -> Result<Self, Error> {
         if let Some((_, text)) = CATALOGUE.iter().find(|(n, _)| *n == arg) {
             return Self::parse(&format!("<built-in {arg}>"), text);
+        }
+        if HOST_ONLY.iter().any(|(n, _)| *n == arg) {
+            return Err(Error::Usage(format!(
+                "scenario `{arg}` runs only on a host: use `rethfs run --scenario {arg}`"
+            )));
         }
         let path = Path::new(arg);
         if !path.exists() {
