@@ -33,10 +33,16 @@ fn main() {
     let _guard = Guard::new(root);
     let prefix = format!("rethfs_{}", std::process::id());
     let target = uprobe_target().expect("uprobe target");
-    let (make, remove) = (format!("p:{prefix}/bench {target}"), format!("-:{prefix}/bench"));
+    let (make, remove) = (
+        format!("p:{prefix}/bench {target}"),
+        format!("-:{prefix}/bench"),
+    );
     let control = root.join("uprobe_events");
     let direct = |line: &str| {
-        let mut f = OpenOptions::new().append(true).open(&control).expect("open uprobe_events");
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(&control)
+            .expect("open uprobe_events");
         f.write_all(format!("{line}\n").as_bytes()).expect("write");
     };
     let mut host = HostTracefs::new(root.to_owned(), String::new(), false);
@@ -52,7 +58,10 @@ fn main() {
         let t = Instant::now();
         for _ in 0..CYCLES {
             for line in [&make, &remove] {
-                let a = Action::Control { file: ControlFile::UprobeEvents, line: line.clone() };
+                let a = Action::Control {
+                    file: ControlFile::UprobeEvents,
+                    line: line.clone(),
+                };
                 assert!(host.apply(&a).is_ok(), "{line}");
             }
         }

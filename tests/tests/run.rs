@@ -222,3 +222,36 @@ fn a_run_killed_with_sigkill_is_cleaned_by_rethfs_cleanup() {
         "cleanup left objects of the killed run"
     );
 }
+
+#[test]
+#[ignore = "host test: needs root and a real tracefs"]
+fn remounts_are_skipped_by_default_and_put_back_when_allowed() {
+    let _serial = serial();
+    let mounts = || {
+        fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .find(|l| l.split_whitespace().nth(4) == Some(TRACEFS))
+            .map(str::to_owned)
+    };
+    let before = (host_state(), mounts());
+    let out = output(&mut rethfs(&["run", "--scenario", "ownership"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("ownership   pass"),
+        "{}",
+        text(&out)
+    );
+    let out = output(&mut rethfs(&[
+        "run",
+        "--scenario",
+        "ownership",
+        "--allow-remount",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        (host_state(), mounts()),
+        before,
+        "remount options or objects not put back"
+    );
+}

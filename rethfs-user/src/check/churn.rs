@@ -23,6 +23,7 @@ fn violation(
         },
         host,
         model: String::new(),
+        notes: Vec::new(),
         detail,
     }
 }

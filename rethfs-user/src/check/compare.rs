@@ -85,6 +85,7 @@ pub fn compare(host: &Transcript, model: &Transcript) -> Vec<Finding> {
                 host: h.outcome.to_string(),
                 model: m.outcome.to_string(),
                 detail,
+                notes: h.notes.clone(),
             });
         }
     }

@@ -95,6 +95,7 @@ impl<'a> Checker<'a> {
             host: s.outcome.to_string(),
             model: String::new(),
             detail,
+            notes: s.notes.clone(),
         });
     }
 }

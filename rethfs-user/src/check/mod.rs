@@ -41,6 +41,9 @@ pub struct Finding {
     pub host: String,
     pub model: String,
     pub detail: String,
+    /// The host's notes on the step (error_log lines).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -205,8 +205,10 @@ pub fn run(opts: RunOptions) -> Result<u8> {
             STOP.load(Ordering::SeqCst)
         });
         host.close_all();
+        let restore = host.restore_mount();
         let _ = std::env::set_current_dir(&cwd);
-        let sweep_errors = guard.sweep();
+        let mut sweep_errors = guard.sweep();
+        sweep_errors.extend(restore.err());
         let mut v = check::verdict(&h, &m, policy);
         // Whole transcripts are kept for scenarios with findings; the audit's are large.
         if !v.findings.is_empty() {

@@ -26,6 +26,10 @@ pub struct HostTracefs {
     handles: HashMap<String, File>,
     kernel: String,
     allow_remount: bool,
+    /// New `error_log` lines after a refused control-file command.
+    notes: Vec<String>,
+    /// The mount options at start, put back after a remount step.
+    remounted_from: Option<String>,
 }
 
 fn errno(e: io::Error) -> Errno {
@@ -60,7 +64,43 @@ impl HostTracefs {
             handles: HashMap::new(),
             kernel,
             allow_remount,
+            notes: Vec::new(),
+            remounted_from: None,
         }
+    }
+
+    /// `uid=..,gid=..,mode=..` as the tracefs mount has them now (defaults where unlisted).
+    fn ownership_options(&self) -> String {
+        let line = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let sup = line
+            .lines()
+            .find(|l| l.split_whitespace().nth(4) == Some(&*self.root.to_string_lossy()))
+            .and_then(|l| l.split_whitespace().last().map(str::to_owned))
+            .unwrap_or_default();
+        let get = |k: &str, default: &str| {
+            sup.split(',')
+                .find_map(|o| o.strip_prefix(&format!("{k}=")))
+                .unwrap_or(default)
+                .to_owned()
+        };
+        format!(
+            "uid={},gid={},mode={}",
+            get("uid", "0"),
+            get("gid", "0"),
+            get("mode", "700")
+        )
+    }
+
+    /// Remounts with the options the mount had before this target's first remount.
+    pub fn restore_mount(&mut self) -> Result<(), String> {
+        let Some(options) = self.remounted_from.take() else {
+            return Ok(());
+        };
+        self.run(&Action::Remount {
+            options: options.clone(),
+        })
+        .map(|_| ())
+        .map_err(|e| format!("remount,{options}: {e}"))
     }
 
     pub fn prefix(&self) -> &str {
@@ -224,11 +264,26 @@ impl HostTracefs {
 
     fn run(&mut self, action: &Action) -> Result<Value, Errno> {
         match action {
-            Action::Control { file, line } => self.write_path(
-                &self.root.join(file.file_name()),
-                &format!("{line}\n"),
-                true,
-            ),
+            Action::Control { file, line } => {
+                let log = self.root.join("error_log");
+                let before = fs::read_to_string(&log).unwrap_or_default();
+                let r = self.write_path(
+                    &self.root.join(file.file_name()),
+                    &format!("{line}\n"),
+                    true,
+                );
+                if r.is_err() {
+                    let after = fs::read_to_string(&log).unwrap_or_default();
+                    // The log keeps the last few errors: what follows the old text is new.
+                    let new = after.strip_prefix(before.as_str()).unwrap_or(&after);
+                    self.notes.extend(
+                        new.lines()
+                            .filter(|l| !l.trim().is_empty())
+                            .map(|l| format!("error_log: {}", l.trim_end())),
+                    );
+                }
+                r
+            }
             Action::Mkdir { path } => fs::create_dir(self.path(path))
                 .map(|()| Value::Done)
                 .map_err(errno),
@@ -299,15 +354,20 @@ impl HostTracefs {
                     .map(|()| Value::Done)
                     .map_err(errno)
             }
-            Action::Remount { options } => nix::mount::mount(
-                None::<&str>,
-                &self.root,
-                None::<&str>,
-                nix::mount::MsFlags::MS_REMOUNT,
-                Some(options.as_str()),
-            )
-            .map(|()| Value::Done)
-            .map_err(|e| Errno(e as i32)),
+            Action::Remount { options } => {
+                if self.remounted_from.is_none() {
+                    self.remounted_from = Some(self.ownership_options());
+                }
+                nix::mount::mount(
+                    None::<&str>,
+                    &self.root,
+                    None::<&str>,
+                    nix::mount::MsFlags::MS_REMOUNT,
+                    Some(options.as_str()),
+                )
+                .map(|()| Value::Done)
+                .map_err(|e| Errno(e as i32))
+            }
             Action::DropCaches => fs::write("/proc/sys/vm/drop_caches", "2")
                 .map(|()| Value::Done)
                 .map_err(errno),
@@ -335,5 +395,38 @@ impl Target for HostTracefs {
     /// Lifetimes need the kernel observer (kprobes or fentry), not attached by this target.
     fn take_lifetimes(&mut self) -> Vec<Lifetime> {
         Vec::new()
+    }
+
+    fn take_notes(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[ignore = "host test: needs root and a real tracefs"]
+    fn a_refused_command_carries_the_kernels_error_log_lines() {
+        let mut host = HostTracefs::new(
+            PathBuf::from(super::super::DEFAULT_TRACEFS),
+            String::new(),
+            false,
+        );
+        let line = format!("p:{}/ev /no/such/file:0x10", host.prefix());
+        let outcome = host.apply(&Action::Control {
+            file: ControlFile::UprobeEvents,
+            line,
+        });
+        assert_eq!(outcome, Outcome::Err(Errno::ENOENT));
+        let notes = host.take_notes();
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.contains("Failed to find the given file")),
+            "{notes:?}"
+        );
+        assert!(host.take_notes().is_empty(), "notes are taken once");
     }
 }

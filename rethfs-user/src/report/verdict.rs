@@ -53,6 +53,9 @@ pub fn table(header: &str, verdicts: &[Verdict]) -> String {
                 "\n{} step {} (line {}): {}\n  {what}: {}",
                 v.scenario, f.step, f.line, f.action, f.detail
             );
+            for note in &f.notes {
+                let _ = writeln!(s, "  {note}");
+            }
             for (side, text) in [("host: ", &f.host), ("model:", &f.model)] {
                 if !text.is_empty() {
                     let _ = writeln!(s, "  {side} {text}");

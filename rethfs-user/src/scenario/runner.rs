@@ -13,6 +13,9 @@ pub struct StepResult {
     pub action: Action,
     pub outcome: Outcome,
     pub lifetimes: Vec<Lifetime>,
+    /// The target's notes on this step (error_log lines).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// A whole run of one scenario on one target.
@@ -49,6 +52,7 @@ pub fn run(target: &mut dyn Target, scenario: &Scenario) -> Transcript {
                 action: action.clone(),
                 outcome,
                 lifetimes: target.take_lifetimes(),
+                notes: target.take_notes(),
             });
         };
     for s in &scenario.steps {
@@ -85,15 +89,16 @@ pub fn run_pair(
             Outcome::Skipped(why) => Outcome::Skipped(why.clone()),
             _ => model.apply(&s.action),
         };
-        let record = |outcome, lifetimes| StepResult {
+        let record = |outcome, lifetimes, notes| StepResult {
             index: i + 1,
             line: s.line,
             action: s.action.clone(),
             outcome,
             lifetimes,
+            notes,
         };
-        hs.push(record(h, host.take_lifetimes()));
-        ms.push(record(m, model.take_lifetimes()));
+        hs.push(record(h, host.take_lifetimes(), host.take_notes()));
+        ms.push(record(m, model.take_lifetimes(), model.take_notes()));
     }
     let transcript = |t: &dyn Target, steps| Transcript {
         scenario: scenario.name.clone(),

@@ -20,4 +20,10 @@ pub trait Target {
 
     /// Lifetime events recorded since the last call, oldest first.
     fn take_lifetimes(&mut self) -> Vec<Lifetime>;
+
+    /// What the target has to say about the last action beyond its outcome (the kernel's
+    /// `error_log` lines for a refused command), taken once.
+    fn take_notes(&mut self) -> Vec<String> {
+        Vec::new()
+    }
 }
