@@ -91,6 +91,29 @@ impl HostTracefs {
         )
     }
 
+    /// The `error_log` entry the kernel wrote for `command`, if its newest entry is that
+    /// command's (some refusals log nothing). Entries start with `[timestamp]`.
+    fn error_log_entry(&self, command: &str) -> Vec<String> {
+        let log = fs::read_to_string(self.root.join("error_log")).unwrap_or_default();
+        let Some(start) = log
+            .rfind("\n[")
+            .map(|i| i + 1)
+            .or_else(|| log.starts_with('[').then_some(0))
+        else {
+            return Vec::new();
+        };
+        let entry = &log[start..];
+        let head = command.split_whitespace().next().unwrap_or_default();
+        if !entry.contains(&format!("Command: {head}")) {
+            return Vec::new();
+        }
+        entry
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| format!("error_log: {}", l.trim_end()))
+            .collect()
+    }
+
     /// Remounts with the options the mount had before this target's first remount.
     pub fn restore_mount(&mut self) -> Result<(), String> {
         let Some(options) = self.remounted_from.take() else {
@@ -265,22 +288,13 @@ impl HostTracefs {
     fn run(&mut self, action: &Action) -> Result<Value, Errno> {
         match action {
             Action::Control { file, line } => {
-                let log = self.root.join("error_log");
-                let before = fs::read_to_string(&log).unwrap_or_default();
                 let r = self.write_path(
                     &self.root.join(file.file_name()),
                     &format!("{line}\n"),
                     true,
                 );
                 if r.is_err() {
-                    let after = fs::read_to_string(&log).unwrap_or_default();
-                    // The log keeps the last few errors: what follows the old text is new.
-                    let new = after.strip_prefix(before.as_str()).unwrap_or(&after);
-                    self.notes.extend(
-                        new.lines()
-                            .filter(|l| !l.trim().is_empty())
-                            .map(|l| format!("error_log: {}", l.trim_end())),
-                    );
+                    self.notes.extend(self.error_log_entry(line));
                 }
                 r
             }
