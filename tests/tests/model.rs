@@ -6,6 +6,19 @@ use std::{io::Write as _, os::unix::process::CommandExt as _, process::Command};
 use rethfs_tests::{is_root, output, rethfs, text};
 use serde_json::Value;
 
+/// The built-in scenarios the catalogue must offer.
+const CATALOGUE: [&str; 9] = [
+    "seed",
+    "stale-fd",
+    "busy",
+    "cwd",
+    "instances",
+    "inodes",
+    "ownership",
+    "readdir",
+    "cache",
+];
+
 /// The command as an unprivileged user: drops to nobody when the tests run as root.
 fn unprivileged(args: &[&str]) -> Command {
     let mut cmd = rethfs(args);
@@ -36,17 +49,7 @@ fn lists_the_catalogue_without_root() {
     let out = output(&mut unprivileged(&["model"]));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    for name in [
-        "seed",
-        "stale-fd",
-        "busy",
-        "cwd",
-        "instances",
-        "inodes",
-        "ownership",
-        "readdir",
-        "cache",
-    ] {
+    for name in CATALOGUE {
         assert!(stdout.contains(name), "{name} missing from:\n{stdout}");
     }
 }
@@ -74,17 +77,7 @@ fn seed_scenario_reports_enoent_and_enodev_after_removal() {
 #[test]
 fn every_scenario_runs_under_every_policy() {
     for kernel in ["6.1", "6.6", "6.8", "6.12", "6.18"] {
-        for name in [
-            "seed",
-            "stale-fd",
-            "busy",
-            "cwd",
-            "instances",
-            "inodes",
-            "ownership",
-            "readdir",
-            "cache",
-        ] {
+        for name in CATALOGUE {
             let t = transcript(&["model", "--scenario", name, "--kernel", kernel, "--json"]);
             assert!(
                 !t["transcript"]["steps"].as_array().unwrap().is_empty(),

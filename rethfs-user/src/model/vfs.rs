@@ -554,6 +554,19 @@ impl Model {
         self.walk(start, &comps, true)
     }
 
+    /// Walks to `path`'s parent (looking the last component up), runs `op` on the result, and
+    /// drops the walk's references whatever `op` decided.
+    fn at_parent(
+        &mut self,
+        path: &str,
+        op: impl FnOnce(&mut Self, &Walked) -> Result<(), Errno>,
+    ) -> Result<(), Errno> {
+        let w = self.walk_parent(path)?;
+        let result = op(self, &w);
+        self.put_walked(&w);
+        result
+    }
+
     /// Drops the references a parent walk left.
     fn put_walked(&mut self, w: &Walked) {
         let d = match w {
@@ -565,57 +578,45 @@ impl Model {
 
     /// `mkdir`: EEXIST for a taken name; only `instances/` has a `->mkdir`, elsewhere EPERM.
     fn mkdir(&mut self, path: &str) -> Result<(), Errno> {
-        let w = self.walk_parent(path)?;
-        let result = match &w {
+        self.at_parent(path, |m, w| match w {
             Walked::Found(_) => Err(Errno::EEXIST),
-            Walked::Missing { parent, name } => match self.inodes[self.inode_of(*parent).0].node {
-                Node::InstancesDir => self.instance_mkdir(&name.clone()),
+            Walked::Missing { parent, name } => match m.inodes[m.inode_of(*parent).0].node {
+                Node::InstancesDir => m.instance_mkdir(&name.clone()),
                 _ => Err(Errno::EPERM),
             },
-        };
-        self.put_walked(&w);
-        result
+        })
     }
 
     /// `rmdir`: only instances can go (`instance_rmdir`); other directories EPERM.
     fn rmdir(&mut self, path: &str) -> Result<(), Errno> {
-        let w = self.walk_parent(path)?;
-        let result = match &w {
+        self.at_parent(path, |m, w| match w {
             Walked::Missing { .. } => Err(Errno::ENOENT),
             Walked::Found(d) => {
-                let inode = &self.inodes[self.inode_of(*d).0];
+                let inode = &m.inodes[m.inode_of(*d).0];
                 match inode.node {
                     _ if !inode.dir => Err(Errno::ENOTDIR),
-                    Node::InstanceDir(tr) => self.instance_rmdir(tr),
+                    Node::InstanceDir(tr) => m.instance_rmdir(tr),
                     _ => Err(Errno::EPERM),
                 }
             }
-        };
-        self.put_walked(&w);
-        result
+        })
     }
 
     /// `unlink`: tracefs has none (EPERM); a directory is EISDIR first.
     fn unlink(&mut self, path: &str) -> Result<(), Errno> {
-        let w = self.walk_parent(path)?;
-        let result = match &w {
+        self.at_parent(path, |m, w| match w {
             Walked::Missing { .. } => Err(Errno::ENOENT),
-            Walked::Found(d) if self.inodes[self.inode_of(*d).0].dir => Err(Errno::EISDIR),
+            Walked::Found(d) if m.inodes[m.inode_of(*d).0].dir => Err(Errno::EISDIR),
             Walked::Found(_) => Err(Errno::EPERM),
-        };
-        self.put_walked(&w);
-        result
+        })
     }
 
     /// `rename`: tracefs has none; the source must exist first.
     fn rename(&mut self, from: &str) -> Result<(), Errno> {
-        let w = self.walk_parent(from)?;
-        let result = match &w {
+        self.at_parent(from, |_, w| match w {
             Walked::Missing { .. } => Err(Errno::ENOENT),
             Walked::Found(_) => Err(Errno::EPERM),
-        };
-        self.put_walked(&w);
-        result
+        })
     }
 
     /// chmod/chown: eventfs saves the change in its ei (`eventfs_set_attr`); plain tracefs
