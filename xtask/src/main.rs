@@ -9,6 +9,7 @@ mod process;
 mod run;
 mod setup;
 mod test;
+mod vm;
 
 use std::process::ExitCode;
 
@@ -34,6 +35,18 @@ enum Task {
     },
     /// Set up, build, and run every test; host tests run too when root.
     Test,
+    /// Boot a Debian kernel in qemu and run rethfs inside (default: `rethfs run`).
+    Vm {
+        /// Kernel series: 6.1, 6.12, 7.2, ...
+        #[arg(long)]
+        kernel: String,
+        /// Seconds before the guest is killed.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+        /// Arguments for rethfs in the guest instead of `run`.
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -42,6 +55,11 @@ fn main() -> ExitCode {
         Task::Setup => setup::run().map(|()| 0),
         Task::Run { args } => run::run(&args),
         Task::Test => test::run(),
+        Task::Vm {
+            kernel,
+            timeout,
+            args,
+        } => vm::run(&kernel, &args, timeout),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,0 +1,184 @@
+//! Debian kernels for the test VMs, fetched with apt's own client through a private sources
+//! file that reuses the archive URIs this system is configured with, and cached.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use anyhow::{Context as _, Result, bail};
+
+use crate::process;
+
+/// A kernel ready to boot: its image, its config, and its release string.
+pub struct Kernel {
+    pub vmlinuz: PathBuf,
+    pub config: PathBuf,
+    pub release: String,
+}
+
+/// The suite that carries a kernel series, and the package name pattern of its image.
+fn suite_of(series: &str) -> Result<(&'static str, String)> {
+    let (suite, pkg) = match series {
+        "6.1" => ("bookworm", "linux-image-6.1"),
+        "6.12" => ("trixie", "linux-image-6.12"),
+        s if s.starts_with("7.") => ("sid", "linux-binary-7"),
+        other => {
+            bail!("kernel series `{other}`: not one rethfs knows how to fetch (6.1, 6.12, 7.x)")
+        }
+    };
+    let pattern = if pkg.starts_with("linux-binary") {
+        format!(
+            "^linux-binary-{}\\..*-cloud-amd64$",
+            series.replace('.', "\\.")
+        )
+    } else {
+        format!("^{}\\..*-cloud-amd64$", pkg.replace('.', "\\."))
+    };
+    Ok((suite, pattern))
+}
+
+/// The Debian archive URI this system's apt uses (deb822 `URIs:` or one-line `deb` form).
+fn archive_uri() -> Result<String> {
+    let mut texts = vec![fs::read_to_string("/etc/apt/sources.list").unwrap_or_default()];
+    if let Ok(dir) = fs::read_dir("/etc/apt/sources.list.d") {
+        for e in dir.flatten() {
+            let p = e.path();
+            if p.extension().is_some_and(|x| x == "sources" || x == "list") {
+                texts.push(fs::read_to_string(p).unwrap_or_default());
+            }
+        }
+    }
+    texts
+        .iter()
+        .flat_map(|t| t.lines())
+        .filter_map(|l| {
+            let l = l.trim();
+            l.strip_prefix("URIs:")
+                .map(|u| u.split_whitespace().next().unwrap_or_default().to_owned())
+                .or_else(|| {
+                    l.strip_prefix("deb ")
+                        .and_then(|r| r.split_whitespace().find(|w| w.contains("://")))
+                        .map(str::to_owned)
+                })
+        })
+        .find(|u| u.ends_with("/debian") || u.ends_with("/debian/"))
+        .context(
+            "no Debian archive URI in /etc/apt/sources.list(.d); rethfs fetches kernels through it",
+        )
+}
+
+fn apt(dir: &Path, tool: &str) -> Command {
+    let mut c = Command::new(tool);
+    c.arg("-o").arg(format!(
+        "Dir::Etc::SourceList={}",
+        dir.join("sources.list").display()
+    ));
+    c.args(["-o", "Dir::Etc::SourceParts=/dev/null"]);
+    c.arg("-o")
+        .arg(format!("Dir::State::Lists={}", dir.join("lists").display()));
+    c.arg("-o").arg(format!(
+        "Dir::Cache::archives={}",
+        dir.join("archives").display()
+    ));
+    c.args(["-o", "APT::Get::List-Cleanup=0", "-qq"]);
+    c
+}
+
+/// Fetches (or finds in `cache`) the newest cloud kernel of `series` and unpacks it.
+pub fn fetch(series: &str, cache: &Path) -> Result<Kernel> {
+    let (suite, pattern) = suite_of(series)?;
+    let dir = cache.join("apt").join(suite);
+    for d in ["lists/partial", "archives/partial", "debs"] {
+        fs::create_dir_all(dir.join(d))?;
+    }
+    let uri = archive_uri()?;
+    fs::write(
+        dir.join("sources.list"),
+        format!("deb {uri} {suite} main\n"),
+    )?;
+    let listed = fs::read_dir(dir.join("lists"))?
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().ends_with("_Packages"));
+    if !listed {
+        process::run(apt(&dir, "apt-get").arg("update"))?;
+    }
+    let out = apt(&dir, "apt-cache")
+        .args(["search", "--names-only", &pattern])
+        .output()
+        .context("apt-cache")?;
+    let mut names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split(" - ").next().map(str::to_owned))
+        .filter(|n| !n.ends_with("-dbg") && !n.contains("unsigned"))
+        .collect();
+    names.sort_by_key(|n| version_key(n));
+    let Some(pkg) = names.pop() else {
+        bail!("kernel series {series}: no package matches {pattern} in {suite}");
+    };
+    let debs = dir.join("debs");
+    let mut wanted = vec![pkg.clone()];
+    if pkg.starts_with("linux-binary-") {
+        // 7.x keeps the config in linux-base-<kver>.
+        wanted.push(pkg.replacen("linux-binary-", "linux-base-", 1));
+    }
+    let root = cache.join("kernels").join(&pkg);
+    if !root.exists() {
+        for w in &wanted {
+            if !fs::read_dir(&debs)?.flatten().any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("{w}_"))
+            }) {
+                process::run(
+                    apt(&dir, "apt-get")
+                        .current_dir(&debs)
+                        .args(["download", w]),
+                )?;
+            }
+        }
+        fs::create_dir_all(&root)?;
+        for e in fs::read_dir(&debs)?.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if wanted.iter().any(|w| name.starts_with(&format!("{w}_"))) {
+                process::run(Command::new("dpkg").arg("-x").arg(e.path()).arg(&root))?;
+            }
+        }
+    }
+    let find = |prefix: &str| -> Option<PathBuf> {
+        let mut stack = vec![root.clone()];
+        while let Some(d) = stack.pop() {
+            for e in fs::read_dir(&d).ok()?.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if e.file_name().to_string_lossy().starts_with(prefix) {
+                    return Some(p);
+                }
+            }
+        }
+        None
+    };
+    let vmlinuz = find("vmlinuz").with_context(|| format!("{pkg}: no vmlinuz inside"))?;
+    let config = find("config-").with_context(|| format!("{pkg}: no kernel config inside"))?;
+    let release = vmlinuz
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix("vmlinuz-"))
+        .map(str::to_owned)
+        .or_else(|| vmlinuz.parent()?.file_name()?.to_str().map(str::to_owned))
+        .context("kernel release from the image name")?;
+    Ok(Kernel {
+        vmlinuz,
+        config,
+        release,
+    })
+}
+
+/// Orders `linux-image-6.12.107+deb13-...` by its numeric parts.
+fn version_key(name: &str) -> Vec<u64> {
+    name.split(|c: char| !c.is_ascii_digit())
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
