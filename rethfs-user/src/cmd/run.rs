@@ -210,9 +210,18 @@ pub fn run(opts: RunOptions) -> Result<u8> {
         let mut sweep_errors = guard.sweep();
         sweep_errors.extend(restore.err());
         let mut v = check::verdict(&h, &m, policy);
-        // Whole transcripts are kept for scenarios with findings; the audit's are large.
+        // Both sides' steps behind each finding go to the JSON; whole transcripts (the
+        // audit's has 30,000 steps) would not fit a small VM's memory.
+        let at = |t: &scenario::Transcript| -> Vec<scenario::StepResult> {
+            t.steps
+                .iter()
+                .filter(|st| v.findings.iter().any(|f| f.step == st.index))
+                .cloned()
+                .collect()
+        };
         if !v.findings.is_empty() {
-            transcripts.push((h, m));
+            transcripts
+                .push(serde_json::json!({"scenario": h.scenario, "host": at(&h), "model": at(&m)}));
         }
         if let Some(note) = note {
             v.notes.push(note.to_owned());
@@ -234,7 +243,7 @@ pub fn run(opts: RunOptions) -> Result<u8> {
             "host": { "kernel": release, "tracefs": root },
             "policy": policy,
             "verdicts": verdicts,
-            "transcripts_with_findings": transcripts.iter().map(|(h, m)| serde_json::json!({"host": h, "model": m})).collect::<Vec<_>>(),
+            "finding_steps": transcripts,
             "host_left_dirty": dirty,
         });
         std::fs::write(

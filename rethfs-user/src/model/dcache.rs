@@ -263,8 +263,31 @@ impl Model {
         let d = self.d_alloc(Some(parent), &name);
         self.eventfs_root_lookup_into(ei, d);
         self.dentries[d.0].pinned = true;
-        let entries = self.ei_entries(ei);
-        for e in entries {
+        self.eis[ei.0].pinned_dir = Some(d);
+        self.tracefs_create_entries(ei, d);
+    }
+
+    /// The files of a pinned directory, in the order 6.1's `event_create_dir` made them
+    /// (`dcache_readdir` lists newest first, so the order shows).
+    pub(crate) fn tracefs_create_entries(&mut self, ei: EiId, d: DentryId) {
+        use super::files::EntryKind::*;
+        let known = match self.eis[ei.0].data {
+            super::eventfs::EiData::Event(f) => self.calls[self.files[f.0].call.0].files.clone(),
+            _ => None,
+        };
+        let mut order = self.ei_entries(ei);
+        match known {
+            // Seeded from a pre-eventfs host: its listing is the reverse of creation.
+            Some(names) => {
+                order.sort_by_key(|k| std::cmp::Reverse(names.iter().position(|n| n == k.name())))
+            }
+            None => order.sort_by_key(|k| {
+                [Enable, Id, Filter, Trigger, Hist, HistDebug, Inject, Format]
+                    .iter()
+                    .position(|x| x == k)
+            }),
+        }
+        for e in order {
             let f = self.d_alloc(Some(d), e.name());
             self.eventfs_root_lookup(ei, f);
             if self.dentries[f.0].inode.is_some() {
@@ -277,13 +300,7 @@ impl Model {
 
     /// The pinned dentry of an ei's directory, where the pinned policies keep one.
     fn ei_dentry(&self, ei: EiId) -> Option<DentryId> {
-        if let Some(d) = self.eis[ei.0].events_dir {
-            return Some(d);
-        }
-        (0..self.dentries.len()).map(DentryId).find(|d| {
-            let den = &self.dentries[d.0];
-            den.pinned && den.hashed && matches!(den.inode.map(|i| self.inodes[i.0].node), Some(Node::EventfsDir(e)) if e == ei)
-        })
+        self.eis[ei.0].events_dir.or(self.eis[ei.0].pinned_dir)
     }
 
     /// Looks `ei` up in its parent as a directory entry, for eager creation.
@@ -295,22 +312,27 @@ impl Model {
     /// Removal before 6.8 (`simple_recursive_removal` of the event's dentries): unhash the
     /// directory's dentry and release every pin below it; holders keep theirs alive.
     pub(crate) fn tracefs_remove_event_dentries(&mut self, ei: EiId) {
-        let Some(d) = self.ei_dentry(ei) else {
+        let Some(d) = self.eis[ei.0].pinned_dir.take() else {
             return;
         };
+        self.d_invalidate(d);
+        self.unpin_files(d);
+        self.dentries[d.0].pinned = false;
+        self.dput(d);
+    }
+
+    /// Unhashes and releases the pinned file dentries of directory `d`.
+    pub(crate) fn unpin_files(&mut self, d: DentryId) {
         let pinned: Vec<DentryId> = self.dentries[d.0]
-            .children
-            .values()
+            .subdirs
+            .iter()
             .copied()
             .filter(|c| self.dentries[c.0].pinned)
             .collect();
-        self.d_invalidate(d);
         for c in pinned {
             self.d_unhash(c);
             self.dentries[c.0].pinned = false;
             self.dput(c);
         }
-        self.dentries[d.0].pinned = false;
-        self.dput(d);
     }
 }

@@ -57,6 +57,8 @@ pub(crate) struct Ei {
     pub(crate) entry_attrs: Option<Vec<Attr>>,
     /// The `events/` dentry, held from creation until `eventfs_remove_events_dir`.
     pub(crate) events_dir: Option<DentryId>,
+    /// The directory's dentry where a policy pins it (before 6.8) until removal.
+    pub(crate) pinned_dir: Option<DentryId>,
 }
 
 impl Model {
@@ -78,6 +80,7 @@ impl Model {
             attr: Attr::default(),
             entry_attrs: None,
             events_dir: None,
+            pinned_dir: None,
         });
         id
     }
@@ -117,6 +120,9 @@ impl Model {
         self.dentries[d.0].fsdata = Some(ei);
         self.eis[ei.0].kref += 1;
         self.eis[ei.0].events_dir = Some(d);
+        if !self.policy.on_demand() {
+            self.tracefs_create_entries(ei, d);
+        }
         self.eis[ei.0].ino = ino;
         self.note_ei(LifetimeKind::EiCreated, ei);
         ei
@@ -188,6 +194,10 @@ impl Model {
         };
         self.eventfs_remove_dir(ei);
         self.d_invalidate(d);
+        if !self.policy.on_demand() {
+            // Before 6.6 `events/` had its own pinned files.
+            self.unpin_files(d);
+        }
         self.dentries[d.0].pinned = false;
         self.dput(d);
     }
@@ -241,7 +251,13 @@ impl Model {
             drawn
         };
         let attr = Some(self.eis[ei.0].attr);
-        let (perm, uid, gid) = self.update_inode_attr(dentry, attr, 0o755);
+        // eventfs directories are 0755; before it, tracefs_create_dir made them 0750.
+        let mode = if self.policy.on_demand() {
+            0o755
+        } else {
+            0o750
+        };
+        let (perm, uid, gid) = self.update_inode_attr(dentry, attr, mode);
         let nlink = if self.policy.dir_nlink_one() { 1 } else { 2 };
         let inode = self.new_inode(ino, Node::EventfsDir(ei), perm, (uid, gid), nlink);
         self.dentries[dentry.0].fsdata = Some(ei);

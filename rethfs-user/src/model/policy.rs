@@ -13,7 +13,8 @@ use serde::Serialize;
 #[serde(rename_all = "kebab-case")]
 pub enum Policy {
     /// Before 6.6 (e.g. 6.1): no eventfs. `events/` is ordinary tracefs: every dentry and
-    /// inode is made when the event is created, pinned, and removed with it.
+    /// inode is made when the event is created, pinned, and removed with it; directories are
+    /// 0750 and listed newest first.
     PreEventfs,
     /// 6.6 and 6.7: eventfs makes dentries on demand (opening a directory makes all its
     /// children) and each stays pinned until its event is removed; every inode gets a fresh

@@ -188,6 +188,11 @@ impl Model {
                     // 6.6/6.7 kept every dentry eventfs made until the event went.
                     self.dentries[d.0].count += 1;
                     self.dentries[d.0].pinned = true;
+                    if let Some(Node::EventfsDir(e)) =
+                        self.dentries[d.0].inode.map(|i| self.inodes[i.0].node)
+                    {
+                        self.eis[e.0].pinned_dir = Some(d);
+                    }
                 }
             }
             // simple_lookup caches the miss as a hashed negative dentry.
@@ -392,12 +397,9 @@ impl Model {
         held
     }
 
-    /// The hashed dentry of an eventfs directory, if one is cached.
+    /// The dentry of an eventfs directory a pinned policy keeps.
     fn handles_dir_dentry(&self, ei: super::EiId) -> Option<DentryId> {
-        (0..self.dentries.len()).map(DentryId).find(|d| {
-            let den = &self.dentries[d.0];
-            !den.killed && matches!(den.inode.map(|i| self.inodes[i.0].node), Some(Node::EventfsDir(e)) if e == ei)
-        })
+        self.eis[ei.0].events_dir.or(self.eis[ei.0].pinned_dir)
     }
 
     /// `dyn_events_release_all` for a truncating open of a control file.
