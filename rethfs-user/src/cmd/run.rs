@@ -52,8 +52,12 @@ pub struct RunOptions<'a> {
 fn model_config(root: &Path, release: &str) -> ModelConfig {
     let kconfig = KernelConfig::read(release);
     let on = |o: &str| kconfig.enabled(o) == Some(true);
+    let events = host::static_events(root);
+    let (event_entry_order, events_entry_order) = host::entry_orders(root, &events);
     ModelConfig {
-        events: host::static_events(root),
+        events,
+        event_entry_order,
+        events_entry_order,
         kprobe_events: root.join("kprobe_events").exists(),
         perf_events: kconfig.enabled("CONFIG_PERF_EVENTS") != Some(false),
         hist: on("CONFIG_HIST_TRIGGERS"),

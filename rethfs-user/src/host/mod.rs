@@ -13,7 +13,7 @@ mod uprobe_target;
 
 pub use lock::RunLock;
 pub use snapshot::Snapshot;
-pub use static_events::{instance_groups, static_events};
+pub use static_events::{entry_orders, instance_groups, static_events};
 pub use target::HostTracefs;
 pub use tracefs::{DEFAULT_TRACEFS, Tracefs};
 pub use uprobe_target::{rethfs_uprobe_target, uprobe_target};

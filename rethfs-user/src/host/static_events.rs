@@ -64,3 +64,17 @@ pub fn instance_groups(root: &Path) -> Vec<String> {
         .filter(|g| super::cleanup::owner_pid(g).is_none())
         .collect()
 }
+
+/// The order of the files in an event directory and in `events/`, as this kernel lists them
+/// (taken from the event with the most files, and from `events/`).
+pub fn entry_orders(
+    root: &Path,
+    events: &[StaticEvent],
+) -> (Option<Vec<String>>, Option<Vec<String>>) {
+    let event = events
+        .iter()
+        .filter_map(|e| e.files.clone())
+        .max_by_key(Vec::len);
+    let top = entries(&root.join("events"), FileKind::File);
+    (event, (!top.is_empty()).then_some(top))
+}

@@ -42,6 +42,11 @@ pub struct ModelConfig {
     /// A new instance walks `ftrace_events`, whose order boot-time registration decides and
     /// the top level's listing does not tell; without it the model derives one.
     pub instance_groups: Vec<String>,
+    /// The order of an event directory's files, where the host showed it (the kernel's
+    /// `event_entries[]`); `None` keeps the order of the sources read (6.x).
+    pub event_entry_order: Option<Vec<String>>,
+    /// The order of `events/`'s own files (`events_entries[]`), likewise.
+    pub events_entry_order: Option<Vec<String>>,
 }
 
 impl Default for ModelConfig {
@@ -65,6 +70,8 @@ impl Default for ModelConfig {
             hist_debug: false,
             inject: false,
             instance_groups: Vec::new(),
+            event_entry_order: None,
+            events_entry_order: None,
         }
     }
 }

@@ -270,14 +270,15 @@ impl Model {
     /// The files of a pinned directory, in the order 6.1's `event_create_dir` made them
     /// (`dcache_readdir` lists newest first, so the order shows).
     pub(crate) fn tracefs_create_entries(&mut self, ei: EiId, d: DentryId) {
-        use super::files::EntryKind::*;
-        let known = match self.eis[ei.0].data {
-            super::eventfs::EiData::Event(f) => self.calls[self.files[f.0].call.0].files.clone(),
-            _ => None,
+        use super::{eventfs::EiData, files::EntryKind::*};
+        // What the host listed, newest first under the dcache: creation is the reverse.
+        let listed = match self.eis[ei.0].data {
+            EiData::Event(f) => self.calls[self.files[f.0].call.0].files.clone(),
+            EiData::Events(_) => self.config.events_entry_order.clone(),
+            EiData::System(_) => None,
         };
         let mut order = self.ei_entries(ei);
-        match known {
-            // Seeded from a pre-eventfs host: its listing is the reverse of creation.
+        match listed {
             Some(names) => {
                 order.sort_by_key(|k| std::cmp::Reverse(names.iter().position(|n| n == k.name())))
             }

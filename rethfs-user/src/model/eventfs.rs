@@ -423,7 +423,8 @@ impl Model {
     /// The entries (files) of an ei, in array order, whether or not their callback says they
     /// exist now.
     pub(crate) fn ei_entries(&self, ei: EiId) -> Vec<EntryKind> {
-        match self.eis[ei.0].data {
+        let c = &self.config;
+        let mut v = match self.eis[ei.0].data {
             EiData::Events(_) => vec![
                 EntryKind::TopEnable,
                 EntryKind::HeaderPage,
@@ -432,7 +433,6 @@ impl Model {
             EiData::System(_) if self.eis[ei.0].name == "ftrace" => Vec::new(),
             EiData::System(_) => vec![EntryKind::SystemFilter, EntryKind::SystemEnable],
             EiData::Event(_) => {
-                let c = &self.config;
                 let mut v = vec![
                     EntryKind::Enable,
                     EntryKind::Filter,
@@ -445,6 +445,22 @@ impl Model {
                 v.extend(c.inject.then_some(EntryKind::Inject));
                 v
             }
+        };
+        // The arrays' order is kernel data that moved (7.2 lists format and id first); where
+        // the host showed it, follow it.
+        let order = match self.eis[ei.0].data {
+            EiData::Events(_) => &c.events_entry_order,
+            EiData::Event(_) => &c.event_entry_order,
+            EiData::System(_) => &None,
+        };
+        if let Some(order) = order {
+            v.sort_by_key(|k| {
+                order
+                    .iter()
+                    .position(|n| n == k.name())
+                    .unwrap_or(usize::MAX)
+            });
         }
+        v
     }
 }

@@ -146,22 +146,25 @@ pub fn fetch(series: &str, cache: &Path) -> Result<Kernel> {
             }
         }
     }
-    let find = |prefix: &str| -> Option<PathBuf> {
+    // 6.x: boot/vmlinuz-<kver> and boot/config-<kver>; 7.x: usr/lib/modules/<kver>/{vmlinuz,config}.
+    let find = |wanted: &dyn Fn(&str) -> bool| -> Option<PathBuf> {
         let mut stack = vec![root.clone()];
         while let Some(d) = stack.pop() {
             for e in fs::read_dir(&d).ok()?.flatten() {
                 let p = e.path();
                 if p.is_dir() {
                     stack.push(p);
-                } else if e.file_name().to_string_lossy().starts_with(prefix) {
+                } else if wanted(&e.file_name().to_string_lossy()) {
                     return Some(p);
                 }
             }
         }
         None
     };
-    let vmlinuz = find("vmlinuz").with_context(|| format!("{pkg}: no vmlinuz inside"))?;
-    let config = find("config-").with_context(|| format!("{pkg}: no kernel config inside"))?;
+    let vmlinuz = find(&|n| n == "vmlinuz" || n.starts_with("vmlinuz-"))
+        .with_context(|| format!("{pkg}: no vmlinuz inside"))?;
+    let config = find(&|n| n == "config" || n.starts_with("config-"))
+        .with_context(|| format!("{pkg}: no kernel config inside"))?;
     let release = vmlinuz
         .file_name()
         .and_then(|n| n.to_str())
