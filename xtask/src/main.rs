@@ -3,6 +3,7 @@
 //! Every task builds as the invoking user and raises privileges only to run the `rethfs`
 //! binary, so `cargo xtask run` works where `sudo cargo` would not find cargo.
 
+mod matrix;
 mod pins;
 mod privilege;
 mod process;
@@ -35,6 +36,15 @@ enum Task {
     },
     /// Set up, build, and run every test; host tests run too when root.
     Test,
+    /// The host and each test-VM kernel in one table (also JSON and Markdown in target/).
+    Matrix {
+        /// Kernel series to boot, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "6.1,6.12,7.2,7.3")]
+        kernels: Vec<String>,
+        /// Seconds before a guest is killed.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+    },
     /// Boot a Debian kernel in qemu and run rethfs inside (default: `rethfs run`).
     Vm {
         /// Kernel series: 6.1, 6.12, 7.2, ...
@@ -60,6 +70,7 @@ fn main() -> ExitCode {
             timeout,
             args,
         } => vm::run(&kernel, &args, timeout),
+        Task::Matrix { kernels, timeout } => matrix::run(&kernels, timeout),
     };
     match result {
         Ok(code) => ExitCode::from(code),

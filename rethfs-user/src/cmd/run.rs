@@ -14,7 +14,7 @@ use crate::{
     check::{self, Status, Verdict},
     error::{Error, Result, require_root},
     host::{self, HostTracefs, RunLock, Snapshot, Tracefs},
-    model::{KernelVersion, Model, ModelConfig},
+    model::{KernelVersion, Model, ModelConfig, Policy},
     profile::KernelConfig,
     report,
     scenario::{self, CATALOGUE, Scenario},
@@ -49,10 +49,14 @@ pub struct RunOptions<'a> {
 }
 
 /// What the model must know of the host to start from the same tree.
-fn model_config(root: &Path, release: &str) -> ModelConfig {
+fn model_config(root: &Path, release: &str, policy: Policy) -> ModelConfig {
     let kconfig = KernelConfig::read(release);
     let on = |o: &str| kconfig.enabled(o) == Some(true);
-    let events = host::static_events(root);
+    let mut events = host::static_events(root);
+    if policy.events_use_dcache_readdir() {
+        // The dcache lists newest first: the host's listing is the reverse of creation.
+        events.reverse();
+    }
     let (event_entry_order, events_entry_order) = host::entry_orders(root, &events);
     ModelConfig {
         events,
@@ -176,7 +180,7 @@ pub fn run(opts: RunOptions) -> Result<u8> {
     let before = Snapshot::take(&root);
     // Seeding the model makes a short-lived instance: the guard must already stand.
     let guard = host::cleanup::Guard::new(&root);
-    let config = model_config(&root, &release);
+    let config = model_config(&root, &release, policy);
     let kprobes = config.kprobe_events;
     let cwd = std::env::current_dir().map_err(|e| Error::Failed(e.into()))?;
 
@@ -243,8 +247,14 @@ pub fn run(opts: RunOptions) -> Result<u8> {
     );
     print!("{}", report::verdict::table(&header, &verdicts));
     if let Some(path) = &opts.json {
+        // Which attach backends this kernel allows, for matrices across kernels.
+        let backends = crate::observe::probe_backends(
+            Path::new(crate::observe::btf::VMLINUX_BTF),
+            &KernelConfig::read(&release),
+        )
+        .unwrap_or_default();
         let doc = serde_json::json!({
-            "host": { "kernel": release, "tracefs": root },
+            "host": { "kernel": release, "tracefs": root, "backends": backends },
             "policy": policy,
             "verdicts": verdicts,
             "finding_steps": transcripts,

@@ -443,6 +443,12 @@ impl Model {
                 v.extend(c.hist.then_some(EntryKind::Hist));
                 v.extend(c.hist_debug.then_some(EntryKind::HistDebug));
                 v.extend(c.inject.then_some(EntryKind::Inject));
+                let listed = |n: &str| {
+                    c.event_entry_order
+                        .as_ref()
+                        .is_some_and(|o| o.iter().any(|x| x == n))
+                };
+                v.extend(listed("btf_ids").then_some(EntryKind::BtfIds));
                 v
             }
         };

@@ -16,6 +16,8 @@ pub(crate) enum EntryKind {
     Hist,
     HistDebug,
     Inject,
+    /// `btf_ids` (7.3+), read-only; known only from the host's listing.
+    BtfIds,
     TopEnable,
     HeaderPage,
     HeaderEvent,
@@ -34,6 +36,7 @@ impl EntryKind {
             EntryKind::Hist => "hist",
             EntryKind::HistDebug => "hist_debug",
             EntryKind::Inject => "inject",
+            EntryKind::BtfIds => "btf_ids",
             EntryKind::HeaderPage => "header_page",
             EntryKind::HeaderEvent => "header_event",
         }
@@ -147,6 +150,8 @@ impl Model {
                     }
                     EntryKind::Hist | EntryKind::HistDebug => file(0o440, FileData::Event(f)),
                     EntryKind::Inject if reg => file(0o200, FileData::Event(f)),
+                    // Offered only where the host listed it for this event.
+                    EntryKind::BtfIds if call.files.is_some() => file(0o440, FileData::Event(f)),
                     _ => None,
                 }
             }

@@ -23,6 +23,7 @@ fn suite_of(series: &str) -> Result<(&'static str, String)> {
     let (suite, pkg) = match series {
         "6.1" => ("bookworm", "linux-image-6.1"),
         "6.12" => ("trixie", "linux-image-6.12"),
+        "7.3" => ("trixie-backports", "linux-binary-7"),
         s if s.starts_with("7.") => ("sid", "linux-binary-7"),
         other => {
             bail!("kernel series `{other}`: not one rethfs knows how to fetch (6.1, 6.12, 7.x)")
@@ -39,8 +40,14 @@ fn suite_of(series: &str) -> Result<(&'static str, String)> {
     Ok((suite, pattern))
 }
 
-/// The Debian archive URI this system's apt uses (deb822 `URIs:` or one-line `deb` form).
+/// The Debian archive URI: `RETHFS_DEBIAN_ARCHIVE` where set (CI runners whose apt knows no
+/// Debian archive), else the one this system's apt uses (deb822 `URIs:` or one-line `deb`).
 fn archive_uri() -> Result<String> {
+    if let Ok(uri) = std::env::var("RETHFS_DEBIAN_ARCHIVE")
+        && !uri.is_empty()
+    {
+        return Ok(uri);
+    }
     let mut texts = vec![fs::read_to_string("/etc/apt/sources.list").unwrap_or_default()];
     if let Ok(dir) = fs::read_dir("/etc/apt/sources.list.d") {
         for e in dir.flatten() {
