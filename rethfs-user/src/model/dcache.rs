@@ -316,6 +316,10 @@ impl Model {
         let Some(d) = self.eis[ei.0].pinned_dir.take() else {
             return;
         };
+        // simple_recursive_removal marks the directory dead (S_DEAD, nlink 0).
+        if let Some(i) = self.dentries[d.0].inode {
+            self.inodes[i.0].dead = true;
+        }
         self.d_invalidate(d);
         self.unpin_files(d);
         self.dentries[d.0].pinned = false;

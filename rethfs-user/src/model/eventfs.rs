@@ -115,7 +115,13 @@ impl Model {
         }
         let ino = self.get_next_ino();
         let nlink = if self.policy.dir_nlink_one() { 1 } else { 2 };
-        let inode = self.new_inode(ino, Node::EventfsDir(ei), 0o755, (uid, gid), nlink);
+        // tracefs_create_dir (before eventfs) made `events` 0750.
+        let perm = if self.policy.on_demand() {
+            0o755
+        } else {
+            0o750
+        };
+        let inode = self.new_inode(ino, Node::EventfsDir(ei), perm, (uid, gid), nlink);
         let d = self.d_create_pinned(parent, "events", inode);
         self.dentries[d.0].fsdata = Some(ei);
         self.eis[ei.0].kref += 1;

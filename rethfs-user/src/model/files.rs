@@ -276,12 +276,18 @@ impl Model {
             }
             (EntryKind::Filter, FileData::Event(f)) => {
                 if freed(f) {
-                    return Err(Errno::ENODEV);
+                    // 6.1's event_filter_read prints nothing for a freed event, then reads it.
+                    return if self.policy.on_demand() {
+                        Err(Errno::ENODEV)
+                    } else {
+                        Ok(Some(String::new()))
+                    };
                 }
                 Ok(Some(format!("{}\n", self.files[f.0].filter)))
             }
+            // Until b1560408 (6.11-rc3, 6.10.y) these read a removed event without checking.
             (EntryKind::Trigger | EntryKind::Hist | EntryKind::HistDebug, FileData::Event(f)) => {
-                if freed(f) {
+                if freed(f) && self.policy.format_honours_removal() {
                     Err(Errno::ENODEV)
                 } else {
                     Ok(None)

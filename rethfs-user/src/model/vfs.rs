@@ -255,6 +255,10 @@ impl Model {
                 }
             }
         }
+        if i.dead {
+            // A removed directory has no links left (clear_nlink).
+            nlink = 0;
+        }
         StatInfo {
             ino: i.ino,
             kind: if i.dir { FileKind::Dir } else { FileKind::File },
