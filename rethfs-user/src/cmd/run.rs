@@ -53,9 +53,11 @@ fn model_config(root: &Path, release: &str, policy: Policy) -> ModelConfig {
     let kconfig = KernelConfig::read(release);
     let on = |o: &str| kconfig.enabled(o) == Some(true);
     let mut events = host::static_events(root);
+    let mut instance_groups = host::instance_groups(root);
     if policy.events_use_dcache_readdir() {
-        // The dcache lists newest first: the host's listing is the reverse of creation.
+        // The dcache lists newest first: the host's listings are the reverse of creation.
         events.reverse();
+        instance_groups.reverse();
     }
     let (event_entry_order, events_entry_order) = host::entry_orders(root, &events);
     ModelConfig {
@@ -67,7 +69,7 @@ fn model_config(root: &Path, release: &str, policy: Policy) -> ModelConfig {
         hist: on("CONFIG_HIST_TRIGGERS"),
         hist_debug: on("CONFIG_HIST_TRIGGERS_DEBUG"),
         inject: on("CONFIG_TRACE_EVENT_INJECT"),
-        instance_groups: host::instance_groups(root),
+        instance_groups,
     }
 }
 

@@ -120,6 +120,9 @@ pub(crate) struct OpenFile {
     pub(crate) holds: files::Holds,
     /// Before 6.8, opening an eventfs directory made and held every child's dentry.
     pub(crate) children_held: Vec<DentryId>,
+    /// `dcache_readdir`'s cursor: the last child listed, after which the next call resumes
+    /// (`None` after open or a seek, when the position counts children instead).
+    pub(crate) cursor: Option<DentryId>,
 }
 
 /// The reference tracefs.

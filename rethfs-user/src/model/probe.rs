@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::{CallId, Model, tracing::CallKind};
+use super::{CallId, Model, StaticEvent, tracing::CallKind};
 use crate::target::{ControlFile, Errno};
 
 /// `MAX_EVENT_NAME_LEN`.
@@ -91,7 +91,13 @@ impl Model {
                 id
             }
             Some(_) => return Err(Errno::EEXIST),
-            None => self.register_call(&c.group, &c.event, c.kind, false),
+            None => {
+                let event = StaticEvent {
+                    ftrace_internal: false,
+                    ..StaticEvent::new(&c.group, &c.event)
+                };
+                self.register_call(&event, c.kind)
+            }
         };
         self.probes.push(Probe {
             call,

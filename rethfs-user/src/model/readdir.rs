@@ -40,7 +40,7 @@ impl Model {
     /// One getdents64 call with a `buffer`-byte buffer on the directory open as `handle`.
     pub(crate) fn getdents(&mut self, handle: &str, buffer: usize) -> Result<Vec<Dirent>, Errno> {
         let file = self.handles.get(handle).ok_or(Errno::EBADF)?;
-        let (d, inode, mut pos) = (file.dentry, file.inode, file.pos);
+        let (d, inode, mut pos, mut cursor) = (file.dentry, file.inode, file.pos, file.cursor);
         if !self.inodes[inode.0].dir {
             return Err(Errno::ENOTDIR);
         }
@@ -52,8 +52,9 @@ impl Model {
             out: Vec::new(),
             too_small: false,
         };
-        let result = self.iterate(d, inode, &mut fill, &mut pos);
-        self.handles.get_mut(handle).expect("checked").pos = pos;
+        let result = self.iterate(d, inode, &mut fill, &mut pos, &mut cursor);
+        let file = self.handles.get_mut(handle).expect("checked");
+        (file.pos, file.cursor) = (pos, cursor);
         if let Some(last) = fill.out.last_mut() {
             last.off = pos;
             return Ok(fill.out);
@@ -71,6 +72,7 @@ impl Model {
         inode: super::InodeId,
         fill: &mut Filler,
         pos: &mut i64,
+        cursor: &mut Option<DentryId>,
     ) -> Result<(), Errno> {
         if !self.dir_emit_dots(d, fill, pos) {
             return Ok(());
@@ -80,7 +82,7 @@ impl Model {
                 self.eventfs_iterate(ei, fill, pos)
             }
             _ => {
-                self.dcache_readdir(d, fill, pos);
+                self.dcache_readdir(d, fill, pos, cursor);
                 Ok(())
             }
         }
@@ -147,9 +149,16 @@ impl Model {
         Ok(())
     }
 
-    /// `dcache_readdir`: the positive, hashed children in `d_children` order (newest first),
-    /// position 2 + k for the k-th.
-    fn dcache_readdir(&self, d: DentryId, fill: &mut Filler, pos: &mut i64) {
+    /// `dcache_readdir`: the positive, hashed children in `d_children` order (newest first).
+    /// A continuing call resumes after the cursor, so children removed meanwhile shift
+    /// nothing; after open or a seek the position counts children (`dcache_dir_lseek`).
+    fn dcache_readdir(
+        &self,
+        d: DentryId,
+        fill: &mut Filler,
+        pos: &mut i64,
+        cursor: &mut Option<DentryId>,
+    ) {
         let positives: Vec<DentryId> = self.dentries[d.0]
             .subdirs
             .iter()
@@ -157,7 +166,11 @@ impl Model {
             .copied()
             .filter(|c| self.dentries[c.0].hashed && self.dentries[c.0].inode.is_some())
             .collect();
-        for c in positives.into_iter().skip((*pos - 2) as usize) {
+        let start = match cursor.and_then(|c| positives.iter().position(|x| *x == c)) {
+            Some(i) if *pos > 2 => i + 1,
+            _ => (*pos - 2) as usize,
+        };
+        for c in positives.into_iter().skip(start) {
             let inode = &self.inodes[self.dentries[c.0].inode.expect("positive").0];
             let kind = if inode.dir {
                 FileKind::Dir
@@ -168,6 +181,7 @@ impl Model {
                 return;
             }
             *pos += 1;
+            *cursor = Some(c);
         }
     }
 }

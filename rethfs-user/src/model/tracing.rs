@@ -1,6 +1,7 @@
 //! The trace side (kernel/trace/trace.c, trace_events.c): trace arrays (the top level and
 //! each instance), events and their per-instance files, and the group directories they share.
 
+use super::StaticEvent;
 use super::{
     CallId, DentryId, EiId, FileId, Model, Node, SysId, TrId, eventfs::EiData, files::TraceFile,
 };
@@ -104,8 +105,7 @@ impl Model {
 
         let top = self.new_trace_array(None, self.root);
         for e in self.config.events.clone() {
-            let call = self.register_call(&e.group, &e.name, CallKind::Static, e.ftrace_internal);
-            self.calls[call.0].files = e.files;
+            self.register_call(&e, CallKind::Static);
         }
         debug_assert_eq!(top, TrId(0));
     }
@@ -159,25 +159,25 @@ impl Model {
 
     /// `register_trace_event` + `trace_add_event_call`: a type number from the IDA (lowest
     /// free), the call at the head of `ftrace_events`, and a directory in every trace array.
-    pub(crate) fn register_call(
-        &mut self,
-        group: &str,
-        name: &str,
-        kind: CallKind,
-        ftrace_internal: bool,
-    ) -> CallId {
+    pub(crate) fn register_call(&mut self, event: &StaticEvent, kind: CallKind) -> CallId {
+        let StaticEvent {
+            group,
+            name,
+            ftrace_internal,
+            files,
+        } = event.clone();
         let event_type = (FIRST_EVENT_TYPE..)
             .find(|t| !self.event_types.contains(t))
             .expect("free type");
         self.event_types.insert(event_type);
         let call = CallId(self.calls.len());
         self.calls.push(Call {
-            group: group.to_owned(),
-            name: name.to_owned(),
+            group,
+            name,
             kind,
             ftrace_internal,
             event_type,
-            files: None,
+            files,
             alive: true,
         });
         self.call_order.insert(0, call);

@@ -344,6 +344,7 @@ impl Model {
                 writable,
                 holds,
                 children_held,
+                cursor: None,
             },
         );
         Ok(())
@@ -482,6 +483,7 @@ impl Model {
             return Err(Errno::EINVAL);
         }
         f.pos = pos;
+        f.cursor = None;
         Ok(pos)
     }
 
