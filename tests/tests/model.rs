@@ -7,7 +7,7 @@ use rethfs_tests::{is_root, output, rethfs, text};
 use serde_json::Value;
 
 /// The built-in scenarios the catalogue must offer.
-const CATALOGUE: [&str; 9] = [
+const CATALOGUE: [&str; 10] = [
     "seed",
     "stale-fd",
     "busy",
@@ -17,6 +17,7 @@ const CATALOGUE: [&str; 9] = [
     "ownership",
     "readdir",
     "cache",
+    "kprobes",
 ];
 
 /// The command as an unprivileged user: drops to nobody when the tests run as root.

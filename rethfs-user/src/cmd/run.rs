@@ -113,11 +113,22 @@ const CHURN_LIMIT: Duration = Duration::from_secs(10);
 /// and by whether the kernel survived.
 fn churn(root: &Path, guard: &host::cleanup::Guard) -> Verdict {
     let prefix = format!("rethfs_{}", std::process::id());
-    let target = match host::uprobe_target() {
-        Ok(t) => t,
-        Err(e) => return Verdict::skipped("churn", format!("no uprobe target: {e}")),
+    // A kprobe where the kernel has them, else a uprobe on rethfs's own function.
+    let probe = if root.join("kprobe_events").exists() {
+        ("kprobe_events", "vfs_read".to_owned())
+    } else {
+        match host::uprobe_target() {
+            Ok(t) => ("uprobe_events", t),
+            Err(e) => return Verdict::skipped("churn", format!("no uprobe target: {e}")),
+        }
     };
-    let c = host::churn::run(root, &prefix, &target, CHURN_CYCLES, CHURN_LIMIT);
+    let c = host::churn::run(
+        root,
+        &prefix,
+        (probe.0, &probe.1),
+        CHURN_CYCLES,
+        CHURN_LIMIT,
+    );
     let mut notes: Vec<String> = guard
         .sweep()
         .into_iter()

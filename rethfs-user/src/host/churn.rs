@@ -93,9 +93,17 @@ fn reader(r: usize, event: PathBuf, group: PathBuf, done: Arc<AtomicBool>) -> Ve
     ops
 }
 
-/// Runs up to `cycles` create/remove cycles (or until `limit`) against two readers.
-pub fn run(root: &Path, prefix: &str, target: &str, cycles: usize, limit: Duration) -> Churn {
-    let control = root.join("uprobe_events");
+/// Runs up to `cycles` create/remove cycles (or until `limit`) against two readers, the
+/// probe defined by `place` in `control` (`kprobe_events` with a symbol, or `uprobe_events`
+/// with `PATH:OFFSET`).
+pub fn run(
+    root: &Path,
+    prefix: &str,
+    (control, place): (&str, &str),
+    cycles: usize,
+    limit: Duration,
+) -> Churn {
+    let control = root.join(control);
     let event = root.join("events").join(prefix).join("churn");
     let group = root.join("events").join(prefix);
     let oops_before = oops_lines().len();
@@ -115,7 +123,7 @@ pub fn run(root: &Path, prefix: &str, target: &str, cycles: usize, limit: Durati
             break;
         }
         let a = Instant::now();
-        let made = append(&control, &format!("p:{prefix}/churn {target}"));
+        let made = append(&control, &format!("p:{prefix}/churn {place}"));
         let b = Instant::now();
         let c = Instant::now();
         let gone = append(&control, &format!("-:{prefix}/churn"));

@@ -88,8 +88,20 @@ impl Model {
         name: &str,
         inode: InodeId,
     ) -> DentryId {
-        let d = self.d_alloc(Some(parent), name);
-        self.d_add(d, Some(inode));
+        // `lookup_noperm` finds a cached negative dentry of that name (mkdir's own) and
+        // `d_instantiate` makes it positive; otherwise a new one is allocated.
+        let d = match self.d_lookup(parent, name) {
+            Some(neg) if self.dentries[neg.0].inode.is_none() => {
+                self.dentries[neg.0].count += 1;
+                self.dentries[neg.0].inode = Some(inode);
+                neg
+            }
+            _ => {
+                let d = self.d_alloc(Some(parent), name);
+                self.d_add(d, Some(inode));
+                d
+            }
+        };
         self.dentries[d.0].pinned = true;
         d
     }

@@ -29,6 +29,7 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     ("ownership", include_str!("catalogue/ownership.toml")),
     ("readdir", include_str!("catalogue/readdir.toml")),
     ("cache", include_str!("catalogue/cache.toml")),
+    ("kprobes", include_str!("catalogue/kprobes.toml")),
 ];
 
 /// Scenarios that exist only on a host: made from its own tree, or concurrent.
