@@ -86,7 +86,7 @@ pub fn verdict(host: &Transcript, model: &Transcript, policy: Policy) -> Verdict
     let mut findings = compare(host, model);
     findings.extend(merge_sides(
         invariants(host, policy),
-        invariants(model, policy),
+        on_model_side(invariants(model, policy)),
     ));
     findings.sort_by_key(|f| f.step);
     let skipped_steps = host
@@ -117,6 +117,20 @@ pub fn verdict(host: &Transcript, model: &Transcript, policy: Policy) -> Verdict
     }
 }
 
+/// Findings of the model's transcript: the outcome belongs in `model`, the side is the model.
+fn on_model_side(findings: Vec<Finding>) -> Vec<Finding> {
+    findings
+        .into_iter()
+        .map(|mut f| {
+            f.model = std::mem::take(&mut f.host);
+            if let FindingKind::Violation { side, .. } = &mut f.kind {
+                *side = Side::Model;
+            }
+            f
+        })
+        .collect()
+}
+
 /// One finding per invariant and step: seen on both sides, it is a kernel finding the model
 /// agrees with.
 fn merge_sides(host: Vec<Finding>, model: Vec<Finding>) -> Vec<Finding> {
@@ -138,4 +152,65 @@ fn merge_sides(host: Vec<Finding>, model: Vec<Finding>) -> Vec<Finding> {
     }
     out.extend(model);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn violation(step: usize, invariant: &'static str, outcome: &str) -> Finding {
+        Finding {
+            step,
+            line: 0,
+            action: String::new(),
+            kind: FindingKind::Violation {
+                invariant,
+                side: Side::Host,
+            },
+            host: outcome.into(),
+            model: String::new(),
+            detail: String::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    fn side(f: &Finding) -> Side {
+        match f.kind {
+            FindingKind::Violation { side, .. } => side,
+            FindingKind::Divergence => panic!("not a violation"),
+        }
+    }
+
+    #[test]
+    fn each_violation_is_attributed_to_the_side_that_showed_it() {
+        let host = vec![violation(1, "a", "h1"), violation(2, "b", "h2")];
+        let model = on_model_side(vec![violation(2, "b", "m2"), violation(3, "c", "m3")]);
+        let merged = merge_sides(host, model);
+        let by_step = |n| merged.iter().find(|f| f.step == n).unwrap();
+        assert_eq!(
+            (
+                side(by_step(1)),
+                by_step(1).host.as_str(),
+                by_step(1).model.as_str()
+            ),
+            (Side::Host, "h1", "")
+        );
+        assert_eq!(
+            (
+                side(by_step(2)),
+                by_step(2).host.as_str(),
+                by_step(2).model.as_str()
+            ),
+            (Side::Both, "h2", "m2")
+        );
+        assert_eq!(
+            (
+                side(by_step(3)),
+                by_step(3).host.as_str(),
+                by_step(3).model.as_str()
+            ),
+            (Side::Model, "", "m3")
+        );
+        assert_eq!(merged.len(), 3);
+    }
 }
