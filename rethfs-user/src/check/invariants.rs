@@ -5,13 +5,10 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::{Finding, FindingKind, Side};
 use crate::{
-    model::Policy,
+    model::{EVENTFS_FILE_INODE_INO, Policy},
     scenario::{StepResult, Transcript},
     target::{Action, Dirent, FileKind, Outcome, Value},
 };
-
-/// `EVENTFS_FILE_INODE_INO`.
-const FILE_INO: u64 = 0x12c4e37;
 
 /// The probe events a transcript created and removed, as the outcomes say.
 #[derive(Default)]
@@ -142,10 +139,13 @@ pub fn check(t: &Transcript, policy: Policy) -> Vec<Finding> {
                 listing.remove(handle);
             }
             (Action::Stat { path }, Value::Stat(st)) if in_eventfs(path) => {
-                if st.kind == FileKind::File && c.policy.shared_file_ino() && st.ino != FILE_INO {
+                if st.kind == FileKind::File
+                    && c.policy.shared_file_ino()
+                    && st.ino != EVENTFS_FILE_INODE_INO
+                {
                     c.violation(
                         "files-share-one-ino",
-                        format!("{path} has ino {}, not {FILE_INO}", st.ino),
+                        format!("{path} has ino {}, not {EVENTFS_FILE_INODE_INO}", st.ino),
                     );
                 }
                 if st.kind == FileKind::Dir && c.policy.shared_file_ino() {

@@ -4,7 +4,7 @@ use super::Model;
 
 /// `EVENTFS_FILE_INODE_INO` (fs/tracefs/event_inode.c): the number every eventfs file reports
 /// since 6.8, "something unique" chosen by hand.
-pub(crate) const EVENTFS_FILE_INODE_INO: u64 = 0x12c4e37;
+pub const EVENTFS_FILE_INODE_INO: u64 = 0x12c4e37;
 
 impl Model {
     /// `get_next_ino()` (fs/inode.c). The kernel hands out per-CPU batches, so on a live host

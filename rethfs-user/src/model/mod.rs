@@ -36,6 +36,7 @@ mod tests;
 use std::collections::{BTreeSet, HashMap};
 
 pub use config::{ModelConfig, StaticEvent};
+pub use ino::EVENTFS_FILE_INODE_INO;
 pub use policy::{KernelVersion, Policy};
 
 use crate::target::{Action, Lifetime, LifetimeKind, Outcome, Target};
@@ -182,10 +183,6 @@ impl Model {
         };
         m.mount_tracefs();
         m
-    }
-
-    pub fn policy(&self) -> Policy {
-        self.policy
     }
 
     /// Records a lifetime event about a dentry.

@@ -132,9 +132,7 @@ impl Scenario {
             steps,
         })
     }
-}
 
-impl Scenario {
     /// For kernels without kprobes: the same scenario with each kprobe replaced by a uprobe of
     /// the same name on rethfs's own function (`None` when the scenario has no kprobe).
     pub fn with_uprobe_stand_in(&self) -> Result<Option<Scenario>, Error> {

@@ -19,8 +19,6 @@ impl Errno {
     pub const ENOTDIR: Errno = Errno(libc::ENOTDIR);
     pub const EISDIR: Errno = Errno(libc::EISDIR);
     pub const EINVAL: Errno = Errno(libc::EINVAL);
-    pub const ENOTEMPTY: Errno = Errno(libc::ENOTEMPTY);
-    pub const ENAMETOOLONG: Errno = Errno(libc::ENAMETOOLONG);
 
     pub fn name(self) -> String {
         format!("{:?}", nix::errno::Errno::from_raw(self.0))
@@ -111,19 +109,8 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub fn done() -> Self {
-        Outcome::Ok(Value::Done)
-    }
-
     pub fn is_ok(&self) -> bool {
         matches!(self, Outcome::Ok(_))
-    }
-
-    pub fn errno(&self) -> Option<Errno> {
-        match self {
-            Outcome::Err(e) => Some(*e),
-            _ => None,
-        }
     }
 }
 
