@@ -1,69 +1,102 @@
 //! The record every observer program emits into the `EVENTS` ring buffer.
 
-/// Bytes of a dentry name captured; longer names are cut (the full length travels too).
-pub const NAME_CAPTURE: usize = 64;
+/// Path components captured per record, leaf first; deeper paths are cut at the top.
+pub const PATH_DEPTH: usize = 8;
+/// Bytes per captured component, NUL included; longer names are cut.
+pub const NAME_CAPTURE: usize = 48;
 /// `TASK_COMM_LEN`.
 pub const COMM_LEN: usize = 16;
 
-/// Which kernel hook produced a record.
-#[repr(u32)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Hook {
-    /// `syscalls/sys_exit_openat`: the file just opened (fd = return value).
-    OpenAt = 1,
-    /// `syscalls/sys_enter_getdents64`: a directory being read.
-    Getdents = 2,
-    /// `syscalls/sys_enter_read`.
-    Read = 3,
-    /// `syscalls/sys_enter_write`.
-    Write = 4,
-    /// `syscalls/sys_enter_close`: the file about to be closed.
-    Close = 5,
-    /// `syscalls/sys_enter_fchdir`.
-    Fchdir = 6,
-}
-
-impl Hook {
-    pub const ALL: [Hook; 6] = [
-        Hook::OpenAt,
-        Hook::Getdents,
-        Hook::Read,
-        Hook::Write,
-        Hook::Close,
-        Hook::Fchdir,
-    ];
-
-    pub fn from_u32(v: u32) -> Option<Self> {
-        Self::ALL.into_iter().find(|h| *h as u32 == v)
-    }
-
-    /// Short name used in output.
-    pub fn name(self) -> &'static str {
-        match self {
-            Hook::OpenAt => "openat",
-            Hook::Getdents => "getdents64",
-            Hook::Read => "read",
-            Hook::Write => "write",
-            Hook::Close => "close",
-            Hook::Fchdir => "fchdir",
+macro_rules! hooks {
+    ($($(#[$doc:meta])* $variant:ident = $value:literal, $name:literal;)*) => {
+        /// Which kernel hook produced a record.
+        #[repr(u32)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Hook {
+            $($(#[$doc])* $variant = $value,)*
         }
-    }
+
+        impl Hook {
+            pub const ALL: &[Hook] = &[$(Hook::$variant),*];
+
+            pub fn from_u32(v: u32) -> Option<Self> {
+                match v {
+                    $($value => Some(Hook::$variant),)*
+                    _ => None,
+                }
+            }
+
+            /// Short name used in output.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Hook::$variant => $name,)*
+                }
+            }
+        }
+    };
 }
 
-/// One observation of a tracefs dentry, taken inside the kernel.
+hooks! {
+    /// `syscalls/sys_exit_openat`: the file just opened (fd = return value).
+    OpenAt = 1, "openat";
+    /// `syscalls/sys_enter_getdents64`: a directory being read.
+    Getdents = 2, "getdents64";
+    /// `syscalls/sys_enter_read`.
+    Read = 3, "read";
+    /// `syscalls/sys_enter_write`.
+    Write = 4, "write";
+    /// `syscalls/sys_enter_close`: the file about to be closed.
+    Close = 5, "close";
+    /// `syscalls/sys_enter_fchdir`.
+    Fchdir = 6, "fchdir";
+    /// `d_alloc` returned: a new, still negative dentry linked under its parent.
+    DentryAlloc = 10, "d_alloc";
+    /// `dput` entered: `refcount` is the count before the drop.
+    Dput = 11, "dput";
+    /// `d_invalidate` entered (it returns at once for an already unhashed dentry).
+    DInvalidate = 12, "d_invalidate";
+    /// `__dentry_kill` (`dentry_kill` from 7.2) entered: the dentry is being freed.
+    DentryKill = 13, "dentry_kill";
+    /// `eventfs_root_lookup` returned `ret` (NULL on success, or an ERR_PTR) for `dentry`.
+    Lookup = 14, "eventfs_root_lookup";
+    /// `eventfs_iterate` entered: an eventfs directory being read.
+    Iterate = 15, "eventfs_iterate";
+    /// `tracefs_d_revalidate` returned `ret` for `dentry`: 1 valid, 0 stale.
+    Revalidate = 16, "tracefs_d_revalidate";
+    /// `eventfs_create_dir` returned the new `ei` (or an ERR_PTR in `ret`); `parent` is the
+    /// parent ei, `path` the ei's name then the parent's.
+    EiCreate = 17, "eventfs_create_dir";
+    /// `eventfs_create_events_dir` returned the top ei of an `events` directory; `parent` is
+    /// the dentry it was made in, `path` the name then the parent dentry's path.
+    EventsDirCreate = 18, "eventfs_create_events_dir";
+    /// `eventfs_remove_rec` entered: the ei is unlinked and freed (its children after it).
+    EiRemove = 19, "eventfs_remove_rec";
+    /// `eventfs_d_release` entered: a dentry drops its ei reference.
+    EiDentryRelease = 20, "eventfs_d_release";
+    /// `release_ei` entered: the last kref went.
+    EiRelease = 21, "release_ei";
+}
+
+/// One observation, taken inside the kernel. Pointers are identities only: the kernel reuses
+/// them once an object is freed.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
-pub struct DentryEvent {
+pub struct KernelEvent {
     /// `bpf_ktime_get_ns()`.
     pub ts_ns: u64,
-    /// `struct dentry *`: an identity, reused by the kernel after the dentry is freed.
+    /// `struct dentry *` the hook is about, 0 where none.
     pub dentry: u64,
+    /// `struct eventfs_inode *` the hook is about, 0 where none.
+    pub ei: u64,
+    /// The parent dentry, or the parent ei for [`Hook::EiCreateEnter`].
     pub parent: u64,
-    /// `d_inode->i_ino`, 0 for a negative dentry.
+    /// `d_inode->i_ino`, or `ei->ino`; 0 when there is none.
     pub ino: u64,
+    /// The return value for `*Exit` hooks.
+    pub ret: i64,
     pub tgid: u32,
     pub pid: u32,
-    /// `d_lockref.count` when the hook ran.
+    /// `d_lockref.count`, or the ei's kref, when the hook ran; -1 when unreadable.
     pub refcount: i32,
     /// The fd the syscall named, -1 where none.
     pub fd: i32,
@@ -71,14 +104,13 @@ pub struct DentryEvent {
     pub hook: u32,
     /// `d_inode->i_mode`, 0 for a negative dentry.
     pub mode: u16,
-    /// `d_name.len` (may exceed [`NAME_CAPTURE`]).
-    pub name_len: u16,
+    /// Components filled in `path`.
+    pub depth: u16,
     pub comm: [u8; COMM_LEN],
-    /// NUL-terminated, cut at [`NAME_CAPTURE`] - 1 bytes.
-    pub name: [u8; NAME_CAPTURE],
-    pub parent_name: [u8; NAME_CAPTURE],
+    /// Leaf first, each NUL-terminated; the walk stops at the root (its own parent).
+    pub path: [[u8; NAME_CAPTURE]; PATH_DEPTH],
 }
 
 #[cfg(feature = "user")]
-// SAFETY: repr(C) plain integers and byte arrays, no padding holes read as anything else.
-unsafe impl aya::Pod for DentryEvent {}
+// SAFETY: repr(C) plain integers and byte arrays with no padding (checked by the size test).
+unsafe impl aya::Pod for KernelEvent {}

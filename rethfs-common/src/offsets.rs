@@ -5,27 +5,39 @@
 //! the struct fields and the BTF paths they come from.
 
 macro_rules! offsets {
-    ($($(#[$doc:meta])* $field:ident = $path:literal,)*) => {
+    (
+        required { $($(#[$rdoc:meta])* $rfield:ident = $rpath:literal,)* }
+        optional { $($(#[$odoc:meta])* $ofield:ident = $opath:literal,)* }
+    ) => {
         /// Byte offsets of the kernel fields the programs read, one per BTF field path.
         #[repr(C)]
         #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
         pub struct Offsets {
-            $($(#[$doc])* pub $field: u32,)*
+            $($(#[$rdoc])* pub $rfield: u32,)*
+            $($(#[$odoc])* pub $ofield: u32,)*
         }
 
-        /// Every field of [`Offsets`] with the BTF path (`struct.member.member`) that fills it.
-        pub const OFFSET_FIELDS: &[&str] = &[$($path),*];
+        /// Every field of [`Offsets`] with the BTF path (`struct.member.member`) that fills it
+        /// and whether the kernel must have it. An optional field the kernel lacks is
+        /// [`Offsets::MISSING`]; the programs that read it are then not attached.
+        pub const OFFSET_FIELDS: &[(&str, bool)] = &[$(($rpath, true),)* $(($opath, false),)*];
 
         impl Offsets {
             /// The fields in [`OFFSET_FIELDS`] order, for the resolver to fill.
             pub fn fields_mut(&mut self) -> [&mut u32; OFFSET_FIELDS.len()] {
-                [$(&mut self.$field),*]
+                [$(&mut self.$rfield,)* $(&mut self.$ofield,)*]
             }
         }
     };
 }
 
+impl Offsets {
+    /// An optional field this kernel does not have.
+    pub const MISSING: u32 = u32::MAX;
+}
+
 offsets! {
+    required {
     /// `struct files_struct *` of a task.
     task_files = "task_struct.files",
     /// `struct fdtable *`, RCU-protected.
@@ -37,8 +49,6 @@ offsets! {
     /// `struct dentry *` of an open file.
     file_dentry = "file.f_path.dentry",
     dentry_parent = "dentry.d_parent",
-    /// `u32` length of the name (inside an anonymous union on recent kernels).
-    dentry_name_len = "dentry.d_name.len",
     dentry_name = "dentry.d_name.name",
     dentry_inode = "dentry.d_inode",
     dentry_sb = "dentry.d_sb",
@@ -47,6 +57,17 @@ offsets! {
     inode_ino = "inode.i_ino",
     inode_mode = "inode.i_mode",
     sb_magic = "super_block.s_magic",
+    }
+    optional {
+    /// `void *`: an eventfs dentry's `struct eventfs_inode *` (6.8+ uses it for eventfs only).
+    dentry_fsdata = "dentry.d_fsdata",
+    /// `const char *` name of an ei (6.8+; 6.6/6.7 had another layout).
+    ei_name = "eventfs_inode.name",
+    /// `struct kref`, whose first word is the count (`refcount_t`).
+    ei_kref = "eventfs_inode.kref",
+    /// `unsigned int` inode number an ei directory keeps (6.10+).
+    ei_ino = "eventfs_inode.ino",
+    }
 }
 
 #[cfg(feature = "user")]

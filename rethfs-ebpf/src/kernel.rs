@@ -1,16 +1,16 @@
-//! Reading kernel objects through the BTF offsets: fd to file to dentry, and dentry facts.
+//! Reading kernel objects through the BTF offsets, and emitting records about them.
 
 use aya_ebpf::helpers::{
     bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_probe_read_kernel,
     bpf_probe_read_kernel_str_bytes, generated::bpf_get_current_task, generated::bpf_ktime_get_ns,
 };
-use rethfs_common::{DentryEvent, Hook, Offsets, TRACEFS_MAGIC};
+use rethfs_common::{Hook, KernelEvent, Offsets, PATH_DEPTH, TRACEFS_MAGIC};
 
 use crate::maps::{EVENTS, count_lost};
 
 /// Reads a `T` at `base + off` in kernel memory.
 #[inline(always)]
-fn read<T>(base: u64, off: u32) -> Result<T, i32> {
+pub fn read<T>(base: u64, off: u32) -> Result<T, i32> {
     // SAFETY: bpf_probe_read_kernel checks the address; a bad one is an error, not a fault.
     unsafe { bpf_probe_read_kernel((base + off as u64) as *const T) }
 }
@@ -38,7 +38,8 @@ pub fn fd_dentry(o: &Offsets, fd: i64) -> Result<u64, i32> {
     read(file, o.file_dentry)
 }
 
-/// Whether `dentry` belongs to a tracefs superblock: the in-kernel filter of every observer.
+/// Whether `dentry` belongs to a tracefs superblock: the in-kernel filter of every dentry hook.
+/// NULL and ERR_PTR values fail the read and are not tracefs.
 #[inline(always)]
 pub fn is_tracefs(o: &Offsets, dentry: u64) -> bool {
     let Ok(sb) = read::<u64>(dentry, o.dentry_sb) else {
@@ -47,45 +48,85 @@ pub fn is_tracefs(o: &Offsets, dentry: u64) -> bool {
     matches!(read::<u64>(sb, o.sb_magic), Ok(TRACEFS_MAGIC))
 }
 
-/// Emits one record about a tracefs `dentry`. Counts it as lost when the ring buffer is full.
+/// `IS_ERR_OR_NULL()`: the top 4095 addresses are error codes.
 #[inline(always)]
-pub fn emit(o: &Offsets, hook: Hook, fd: i32, dentry: u64) -> Result<(), i32> {
-    let Some(mut entry) = EVENTS.reserve::<DentryEvent>(0) else {
+pub fn is_err_or_null(ptr: u64) -> bool {
+    ptr == 0 || ptr >= (-4095i64) as u64
+}
+
+/// Reserves a record for `hook`, fills the task and time fields, lets `fill` add the hook's
+/// facts, and submits it. Counts the record as lost when the ring buffer is full.
+#[inline(always)]
+pub fn emit(hook: Hook, fill: impl FnOnce(&mut KernelEvent)) -> Result<(), i32> {
+    let Some(mut entry) = EVENTS.reserve::<KernelEvent>(0) else {
         count_lost();
         return Err(-28); // ENOSPC
     };
     // From here on every path ends in submit: the verifier rejects an unreleased reservation.
-    let ev = entry.as_mut_ptr();
-    // SAFETY: `ev` points to a reserved, writable DentryEvent; every field is written below.
-    unsafe {
-        let pid_tgid = bpf_get_current_pid_tgid();
-        let inode: u64 = read(dentry, o.dentry_inode).unwrap_or(0);
-        let parent: u64 = read(dentry, o.dentry_parent).unwrap_or(0);
-        (*ev).ts_ns = bpf_ktime_get_ns();
-        (*ev).dentry = dentry;
-        (*ev).parent = parent;
-        (*ev).ino = if inode != 0 {
-            read(inode, o.inode_ino).unwrap_or(0)
-        } else {
-            0
-        };
-        (*ev).mode = if inode != 0 {
-            read(inode, o.inode_mode).unwrap_or(0)
-        } else {
-            0
-        };
-        (*ev).tgid = (pid_tgid >> 32) as u32;
-        (*ev).pid = pid_tgid as u32;
-        (*ev).refcount = read(dentry, o.dentry_count).unwrap_or(-1);
-        (*ev).fd = fd;
-        (*ev).hook = hook as u32;
-        (*ev).name_len = read::<u32>(dentry, o.dentry_name_len).unwrap_or(0) as u16;
-        (*ev).comm = bpf_get_current_comm().unwrap_or([0; 16]);
-        read_name(o, dentry, &mut (*ev).name);
-        read_name(o, parent, &mut (*ev).parent_name);
-    }
+    // SAFETY: the reservation is a writable KernelEvent; every field is written below or by
+    // `fill` before submit.
+    let ev = unsafe { &mut *entry.as_mut_ptr() };
+    let pid_tgid = bpf_get_current_pid_tgid();
+    // SAFETY: no arguments; returns the monotonic clock.
+    ev.ts_ns = unsafe { bpf_ktime_get_ns() };
+    ev.dentry = 0;
+    ev.ei = 0;
+    ev.parent = 0;
+    ev.ino = 0;
+    ev.ret = 0;
+    ev.tgid = (pid_tgid >> 32) as u32;
+    ev.pid = pid_tgid as u32;
+    ev.refcount = -1;
+    ev.fd = -1;
+    ev.hook = hook as u32;
+    ev.mode = 0;
+    ev.depth = 0;
+    ev.comm = bpf_get_current_comm().unwrap_or([0; 16]);
+    ev.path[0][0] = 0;
+    fill(ev);
     entry.submit(0);
     Ok(())
+}
+
+/// The dentry's own facts: identity, parent, inode number and mode, count, and its path.
+#[inline(always)]
+pub fn dentry_facts(o: &Offsets, ev: &mut KernelEvent, dentry: u64) {
+    let inode: u64 = read(dentry, o.dentry_inode).unwrap_or(0);
+    ev.dentry = dentry;
+    ev.parent = read(dentry, o.dentry_parent).unwrap_or(0);
+    if inode != 0 {
+        ev.ino = read(inode, o.inode_ino).unwrap_or(0);
+        ev.mode = read(inode, o.inode_mode).unwrap_or(0);
+    }
+    ev.refcount = read(dentry, o.dentry_count).unwrap_or(-1);
+    path_from(o, ev, 0, dentry);
+}
+
+/// Fills `ev.path[from..]` with the names of `dentry` and its ancestors up to, not including,
+/// the superblock root (the dentry that is its own parent). A path deeper than the record
+/// holds sets `depth` to `PATH_DEPTH + 1`.
+#[inline(always)]
+pub fn path_from(o: &Offsets, ev: &mut KernelEvent, from: usize, dentry: u64) {
+    let mut d = dentry;
+    let mut depth = from;
+    for i in 0..PATH_DEPTH {
+        if i < from {
+            continue;
+        }
+        let Ok(parent) = read::<u64>(d, o.dentry_parent) else {
+            break;
+        };
+        if parent == d {
+            break;
+        }
+        read_name(o, d, &mut ev.path[i]);
+        depth = i + 1;
+        d = parent;
+    }
+    if depth == PATH_DEPTH && read::<u64>(d, o.dentry_parent).is_ok_and(|p| p != d) {
+        depth = PATH_DEPTH + 1;
+    }
+    ev.depth = depth as u16;
 }
 
 /// Copies `d_name.name` of `dentry` into `buf`, NUL-terminated; empty when unreadable.
@@ -93,7 +134,14 @@ pub fn emit(o: &Offsets, hook: Hook, fd: i32, dentry: u64) -> Result<(), i32> {
 fn read_name(o: &Offsets, dentry: u64, buf: &mut [u8]) {
     buf[0] = 0;
     if let Ok(name) = read::<u64>(dentry, o.dentry_name) {
-        // SAFETY: the helper bounds the copy by buf's length and NUL-terminates it.
-        let _ = unsafe { bpf_probe_read_kernel_str_bytes(name as *const u8, buf) };
+        read_str(name, buf);
     }
+}
+
+/// Copies the kernel string at `ptr` into `buf`, NUL-terminated; empty when unreadable.
+#[inline(always)]
+pub fn read_str(ptr: u64, buf: &mut [u8]) {
+    buf[0] = 0;
+    // SAFETY: the helper bounds the copy by buf's length and NUL-terminates it.
+    let _ = unsafe { bpf_probe_read_kernel_str_bytes(ptr as *const u8, buf) };
 }

@@ -7,6 +7,7 @@
 #![no_main]
 
 mod kernel;
+mod lifetime;
 mod maps;
 mod probes;
 mod syscalls;

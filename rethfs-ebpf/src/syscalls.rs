@@ -36,7 +36,11 @@ fn observe_fd(ctx: &TracePointContext, hook: Hook) -> u32 {
     let Ok(dentry) = kernel::fd_dentry(&o, fd) else {
         return 0;
     };
-    if kernel::is_tracefs(&o, dentry) && kernel::emit(&o, hook, fd as i32, dentry).is_err() {
+    let fill = |ev: &mut rethfs_common::KernelEvent| {
+        ev.fd = fd as i32;
+        kernel::dentry_facts(&o, ev, dentry);
+    };
+    if kernel::is_tracefs(&o, dentry) && kernel::emit(hook, fill).is_err() {
         debug!(ctx, "rethfs: {} record for fd {} lost", hook as u32, fd);
     }
     0
