@@ -4,7 +4,10 @@ use std::{path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::{model::KernelVersion, observe::btf::VMLINUX_BTF};
+use crate::{
+    model::KernelVersion,
+    observe::{Observer, btf::VMLINUX_BTF},
+};
 
 /// An eBPF-assisted observer and validator of the kernel's tracefs.
 #[derive(Debug, Parser)]
@@ -45,6 +48,9 @@ pub enum Command {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
+        /// Observe with these programs instead of the best the kernel loads.
+        #[arg(long, value_name = "OBSERVER")]
+        attach: Option<Observer>,
     },
     /// Run scenarios on the host's tracefs and on the model, and report every difference and
     /// every broken invariant (exit 1 if any).

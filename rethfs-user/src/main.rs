@@ -23,7 +23,11 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Doctor { json } => cmd::doctor::run(&opts, json).map(|()| 0),
-        Command::Observe { duration, json } => cmd::observe::run(&opts, duration, json).map(|()| 0),
+        Command::Observe {
+            duration,
+            json,
+            attach,
+        } => cmd::observe::run(&opts, attach, duration, json).map(|()| 0),
         Command::Model {
             scenario,
             kernel,

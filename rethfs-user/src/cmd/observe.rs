@@ -15,20 +15,31 @@ use crate::{
     report::records::Printer,
 };
 
-pub fn run(opts: &ProfileOptions, duration: Option<Duration>, json: bool) -> Result<()> {
+pub fn run(
+    opts: &ProfileOptions,
+    attach: Option<Observer>,
+    duration: Option<Duration>,
+    json: bool,
+) -> Result<()> {
     require_root("observe")?;
     let profile = KernelProfile::compute(opts)?;
     let problems = profile.problems();
     if !problems.is_empty() {
         return Err(Error::Environment(problems.join("\n")));
     }
-    let observer = Observer::choose(&profile.backends)?;
+    let observer = Observer::choose(&profile.backends, attach)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the tokio runtime")?;
     runtime.block_on(async {
-        let session = Session::start(observer, &opts.btf)?;
+        let session = Session::start(observer, &opts.btf, true)?;
+        for h in session.hooks.iter().filter(|h| !h.attached) {
+            eprintln!(
+                "rethfs: not seen: {} ({} not attached: {})",
+                h.sees, h.function, h.detail
+            );
+        }
         eprintln!(
             "rethfs: observing {} with {} ({}); Ctrl-C stops",
             profile

@@ -195,6 +195,7 @@ impl Model {
             generation: den.generation,
             refs: den.count as i64,
             ino,
+            t_ns: None,
         });
     }
 
@@ -207,6 +208,7 @@ impl Model {
             generation: e.generation,
             refs: e.kref as i64,
             ino: e.ino,
+            t_ns: None,
         });
     }
 

@@ -14,6 +14,8 @@ pub struct Globals {
     /// Records from this thread group are dropped in the kernel (0: keep all): an observer
     /// must not report its own reads of tracefs, such as the tracepoint ids aya reads to attach.
     pub ignore_tgid: u32,
+    /// Which argument of `tracefs_d_revalidate` is the dentry (0, or 2 from 6.14).
+    pub revalidate_dentry_arg: u32,
 }
 
 /// Loads the object's maps with `globals` fixed; programs load later, one by one.
@@ -29,6 +31,11 @@ pub fn load(btf: Option<&Btf>, globals: &Globals) -> Result<Ebpf> {
         .btf(btf)
         .override_global("OFFSETS", &globals.offsets, true)
         .override_global("IGNORE_TGID", &globals.ignore_tgid, true)
+        .override_global(
+            "REVALIDATE_DENTRY_ARG",
+            &globals.revalidate_dentry_arg,
+            true,
+        )
         .load(OBJECT)
         .map_err(|e| {
             Error::Failed(anyhow::anyhow!(

@@ -1,28 +1,50 @@
-//! A dentry observation as user space reports it, decoded from the wire record.
+//! An observation as user space reports it, decoded from the wire record.
 
-use rethfs_common::{DentryEvent, Hook};
-use serde::Serialize;
+use rethfs_common::{Hook, KernelEvent, PATH_DEPTH};
+use serde::{Serialize, Serializer};
 
-/// One observed dentry, with names decoded and the kind read off `i_mode`.
+/// One observed kernel event, with the path joined and the kind read off `i_mode`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Record {
     /// Nanoseconds since the observer started.
     pub t_ns: u64,
-    pub hook: &'static str,
+    #[serde(serialize_with = "hook_name")]
+    pub hook: Hook,
     pub comm: String,
     pub tgid: u32,
     pub pid: u32,
+    #[serde(skip_serializing_if = "is_no_fd")]
     pub fd: i32,
-    pub name: String,
-    /// The name was longer than the kernel side captures.
-    pub name_truncated: bool,
-    pub parent: String,
+    /// Relative to the tracefs root; for ei hooks the ei's name after what places it (see
+    /// [`Hook::EiCreate`]). Empty for the root itself.
+    pub path: String,
+    /// Deeper than the kernel side captures: the top components are missing.
+    pub path_cut: bool,
     pub ino: u64,
     pub kind: &'static str,
+    /// The dentry count or ei kref when the hook ran (-1: unreadable).
     pub refcount: i32,
-    /// Kernel address of the dentry, an identity the kernel reuses once the dentry is freed.
-    pub dentry: String,
-    pub parent_dentry: String,
+    /// Kernel addresses: identities the kernel reuses once the object is freed.
+    #[serde(serialize_with = "hex")]
+    pub dentry: u64,
+    #[serde(serialize_with = "hex")]
+    pub parent: u64,
+    #[serde(serialize_with = "hex")]
+    pub ei: u64,
+    /// The hooked function's return value, for the hooks that see it.
+    pub ret: i64,
+}
+
+fn hook_name<S: Serializer>(h: &Hook, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(h.name())
+}
+
+fn hex<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{v:#x}"))
+}
+
+fn is_no_fd(fd: &i32) -> bool {
+    *fd < 0
 }
 
 fn c_str(bytes: &[u8]) -> String {
@@ -42,78 +64,107 @@ fn kind(mode: u16) -> &'static str {
 }
 
 impl Record {
-    /// Decodes `ev`; `t0_ns` is the monotonic time the observer started.
-    pub fn decode(ev: &DentryEvent, t0_ns: u64) -> Self {
-        let name = c_str(&ev.name);
-        Record {
+    /// Decodes `ev`; `t0_ns` is the monotonic time the observer started. None for a hook
+    /// this binary does not know (a mismatched eBPF object).
+    pub fn decode(ev: &KernelEvent, t0_ns: u64) -> Option<Self> {
+        let depth = (ev.depth as usize).min(PATH_DEPTH);
+        let mut parts: Vec<String> = ev.path[..depth].iter().map(|c| c_str(c)).collect();
+        parts.reverse();
+        Some(Record {
             t_ns: ev.ts_ns.saturating_sub(t0_ns),
-            hook: Hook::from_u32(ev.hook).map_or("unknown", Hook::name),
+            hook: Hook::from_u32(ev.hook)?,
             comm: c_str(&ev.comm),
             tgid: ev.tgid,
             pid: ev.pid,
             fd: ev.fd,
-            name_truncated: (ev.name_len as usize) > name.len(),
-            name,
-            parent: c_str(&ev.parent_name),
+            path: parts.join("/"),
+            path_cut: ev.depth as usize > PATH_DEPTH,
             ino: ev.ino,
             kind: kind(ev.mode),
             refcount: ev.refcount,
-            dentry: format!("{:#x}", ev.dentry),
-            parent_dentry: format!("{:#x}", ev.parent),
-        }
+            dentry: ev.dentry,
+            parent: ev.parent,
+            ei: ev.ei,
+            ret: ev.ret,
+        })
+    }
+
+    /// The last path component: the object's own name.
+    pub fn name(&self) -> &str {
+        self.path.rsplit('/').next().unwrap_or("")
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use rethfs_common::{COMM_LEN, NAME_CAPTURE};
+
     use super::*;
 
-    fn event(name: &[u8], name_len: u16, mode: u16) -> DentryEvent {
-        let mut ev = DentryEvent {
+    /// A record whose path components are given root first, as a person writes them.
+    fn event(hook: Hook, path: &[&str], mode: u16) -> KernelEvent {
+        let mut ev = KernelEvent {
             ts_ns: 1_500,
             dentry: 0xffff_8880_0000_1000,
+            ei: 0,
             parent: 0xffff_8880_0000_2000,
             ino: 42,
+            ret: 0,
             tgid: 7,
             pid: 8,
             refcount: 3,
             fd: 4,
-            hook: Hook::Getdents as u32,
+            hook: hook as u32,
             mode,
-            name_len,
-            comm: [0; 16],
-            name: [0; 64],
-            parent_name: [0; 64],
+            depth: path.len() as u16,
+            comm: [0; COMM_LEN],
+            path: [[0; NAME_CAPTURE]; PATH_DEPTH],
         };
-        ev.name[..name.len()].copy_from_slice(name);
+        for (slot, name) in path.iter().rev().enumerate() {
+            ev.path[slot][..name.len()].copy_from_slice(name.as_bytes());
+        }
         ev.comm[..2].copy_from_slice(b"ls");
-        ev.parent_name[..6].copy_from_slice(b"events");
         ev
     }
 
     #[test]
-    fn decodes_names_kind_and_time() {
-        let r = Record::decode(&event(b"sched", 5, libc::S_IFDIR as u16 | 0o755), 1_000);
+    fn decodes_path_kind_and_time() {
+        let ev = event(
+            Hook::Getdents,
+            &["events", "sched"],
+            libc::S_IFDIR as u16 | 0o755,
+        );
+        let r = Record::decode(&ev, 1_000).unwrap();
         assert_eq!(
-            (r.name.as_str(), r.parent.as_str(), r.comm.as_str()),
-            ("sched", "events", "ls")
+            (r.path.as_str(), r.name(), r.comm.as_str()),
+            ("events/sched", "sched", "ls")
         );
         assert_eq!(
             (r.kind, r.hook, r.t_ns, r.ino, r.refcount),
-            ("dir", "getdents64", 500, 42, 3)
+            ("dir", Hook::Getdents, 500, 42, 3)
         );
-        assert_eq!(r.dentry, "0xffff888000001000");
-        assert!(!r.name_truncated);
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            (json["dentry"].as_str(), json["hook"].as_str()),
+            (Some("0xffff888000001000"), Some("getdents64"))
+        );
+        assert!(!r.path_cut);
     }
 
     #[test]
-    fn flags_cut_names_and_negative_dentries() {
-        let r = Record::decode(&event(&[b'a'; 63], 200, 0), 0);
-        assert!(r.name_truncated);
+    fn flags_cut_paths_negative_dentries_and_unknown_hooks() {
+        let mut ev = event(Hook::Dput, &["a"; PATH_DEPTH], 0);
+        ev.depth = PATH_DEPTH as u16 + 1;
+        let r = Record::decode(&ev, 0).unwrap();
+        assert!(r.path_cut);
+        assert_eq!(r.path.split('/').count(), PATH_DEPTH);
         assert_eq!(r.kind, "negative");
-        assert_eq!(
-            Record::decode(&event(b"x", 1, libc::S_IFREG as u16), 0).kind,
-            "file"
-        );
+        let file = event(Hook::Dput, &["x"], libc::S_IFREG as u16);
+        assert_eq!(Record::decode(&file, 0).unwrap().kind, "file");
+        let root = event(Hook::Dput, &[], libc::S_IFDIR as u16);
+        assert_eq!(Record::decode(&root, 0).unwrap().path, "");
+        let mut unknown = file;
+        unknown.hook = 999;
+        assert!(Record::decode(&unknown, 0).is_none());
     }
 }

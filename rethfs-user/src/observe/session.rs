@@ -1,21 +1,22 @@
 //! An observation session: programs loaded and attached, records read from the ring buffer by
 //! a tokio task until the caller's stop future completes.
 
-use std::{future::Future, mem::size_of, os::fd::AsRawFd, path::Path};
+use std::{collections::HashSet, future::Future, mem::size_of, os::fd::AsRawFd, path::Path};
 
 use anyhow::Context as _;
 use aya::{
     Ebpf,
-    maps::{PerCpuArray, RingBuf},
+    maps::{MapData, PerCpuArray, RingBuf},
 };
-use rethfs_common::DentryEvent;
+use rethfs_common::KernelEvent;
 use tokio::io::{Interest, unix::AsyncFd};
 
 use super::{
-    Observer, Record,
+    HookStatus, Observer, Record,
     btf::Btf,
     ebpf::{self, Globals},
-    offsets, syscalls,
+    observer::AttachEnv,
+    offsets,
 };
 use crate::error::{Error, Result};
 
@@ -30,8 +31,10 @@ pub struct Summary {
 /// Loaded and attached programs, ready to be read.
 pub struct Session {
     ebpf: Ebpf,
-    ring: RingBuf<aya::maps::MapData>,
+    ring: RingBuf<MapData>,
     t0_ns: u64,
+    /// The lifetime hooks and whether each attached (empty for the syscall observer).
+    pub hooks: Vec<HookStatus>,
 }
 
 fn monotonic_ns() -> u64 {
@@ -40,34 +43,54 @@ fn monotonic_ns() -> u64 {
     ts.tv_sec() as u64 * 1_000_000_000 + ts.tv_nsec() as u64
 }
 
+/// Names in /proc/kallsyms, for resolving which of a hook's candidate functions exists.
+fn kallsyms() -> HashSet<String> {
+    std::fs::read_to_string("/proc/kallsyms")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2).map(str::to_owned))
+        .collect()
+}
+
 impl Session {
     /// Resolves offsets from the BTF at `btf_path`, loads the object and attaches `observer`.
-    /// Must run inside a tokio runtime: the eBPF log reader is spawned on it.
-    pub fn start(observer: Observer, btf_path: &Path) -> Result<Self> {
+    /// `ignore_self` keeps this process's own syscalls out of the syscall observer. Must run
+    /// inside a tokio runtime: the eBPF log reader is spawned on it.
+    pub fn start(observer: Observer, btf_path: &Path, ignore_self: bool) -> Result<Self> {
         let btf = Btf::from_file(btf_path)
             .map_err(|e| Error::Environment(format!("BTF missing: {e}")))?;
         let offsets = offsets::resolve(&btf).map_err(|e| {
             Error::Environment(format!("kernel BTF lacks a field the observer reads: {e}"))
         })?;
+        let revalidate_arg = btf
+            .func_params("tracefs_d_revalidate")
+            .and_then(|p| p.iter().position(|n| *n == "dentry"))
+            .filter(|&i| i == 0 || i == 2);
         let aya_btf = aya::Btf::parse_file(btf_path, aya::Endianness::default())
             .map_err(|e| Error::Environment(format!("BTF missing: {}: {e}", btf_path.display())))?;
         let globals = Globals {
             offsets,
-            ignore_tgid: std::process::id(),
+            ignore_tgid: if ignore_self { std::process::id() } else { 0 },
+            revalidate_dentry_arg: revalidate_arg.unwrap_or(0) as u32,
         };
         let mut ebpf = ebpf::load(Some(&aya_btf), &globals)?;
         spawn_log_reader(&mut ebpf);
-        match observer {
-            Observer::SyscallTracepoints => syscalls::attach(&mut ebpf).map_err(|e| {
-                Error::Environment(format!("no backend loadable: {}: {e}", observer.name()))
-            })?,
-        }
+        let env = AttachEnv {
+            btf: &aya_btf,
+            symbols: &kallsyms(),
+            eventfs: offsets.ei_name != rethfs_common::Offsets::MISSING,
+            revalidate_arg_known: revalidate_arg.is_some(),
+        };
+        let hooks = observer.attach(&mut ebpf, &env).map_err(|e| {
+            Error::Environment(format!("observer {} cannot attach: {e}", observer.name()))
+        })?;
         let ring = RingBuf::try_from(ebpf.take_map("EVENTS").context("EVENTS map missing")?)
             .context("EVENTS is not a ring buffer")?;
         Ok(Session {
             ebpf,
             ring,
             t0_ns: monotonic_ns(),
+            hooks,
         })
     }
 
@@ -78,25 +101,11 @@ impl Session {
         stop: impl Future<Output = ()>,
         mut on_record: impl FnMut(Record) -> bool,
     ) -> Result<Summary> {
-        let Session { ebpf, ring, t0_ns } = self;
+        let Session {
+            ebpf, ring, t0_ns, ..
+        } = self;
         let mut ring = readable(ring).context("polling the ring buffer")?;
         let mut summary = Summary::default();
-        let mut deliver = |ring: &mut RingBuf<_>, summary: &mut Summary| -> bool {
-            while let Some(item) = ring.next() {
-                if item.len() < size_of::<DentryEvent>() {
-                    log::warn!("short ring buffer record: {} bytes", item.len());
-                    continue;
-                }
-                // SAFETY: the kernel side writes whole DentryEvents; read_unaligned copes with
-                // the ring's 8-byte alignment.
-                let ev = unsafe { std::ptr::read_unaligned(item.as_ptr().cast::<DentryEvent>()) };
-                summary.records += 1;
-                if !on_record(Record::decode(&ev, t0_ns)) {
-                    return false;
-                }
-            }
-            true
-        };
         tokio::pin!(stop);
         let mut open = true;
         while open {
@@ -104,21 +113,53 @@ impl Session {
                 () = &mut stop => break,
                 guard = ring.readable_mut() => {
                     let mut guard = guard.context("waiting on the ring buffer")?;
-                    open = deliver(guard.get_inner_mut(), &mut summary);
+                    open = drain(guard.get_inner_mut(), t0_ns, &mut summary, &mut on_record);
                     guard.clear_ready();
                 }
             }
         }
         if open {
-            deliver(ring.get_mut(), &mut summary);
+            drain(ring.get_mut(), t0_ns, &mut summary, &mut on_record);
         }
         summary.lost = lost(&ebpf)?;
         Ok(summary)
     }
+
+    /// Splits the session into what a long-lived reader task needs.
+    pub(super) fn into_parts(self) -> (Ebpf, RingBuf<MapData>, u64) {
+        (self.ebpf, self.ring, self.t0_ns)
+    }
+}
+
+/// Hands every queued record to `on_record`; false when `on_record` asked to stop.
+pub(super) fn drain(
+    ring: &mut RingBuf<MapData>,
+    t0_ns: u64,
+    summary: &mut Summary,
+    on_record: &mut impl FnMut(Record) -> bool,
+) -> bool {
+    while let Some(item) = ring.next() {
+        if item.len() < size_of::<KernelEvent>() {
+            log::warn!("short ring buffer record: {} bytes", item.len());
+            continue;
+        }
+        // SAFETY: the kernel side writes whole KernelEvents; read_unaligned copes with the
+        // ring's 8-byte alignment.
+        let ev = unsafe { std::ptr::read_unaligned(item.as_ptr().cast::<KernelEvent>()) };
+        summary.records += 1;
+        let Some(record) = Record::decode(&ev, t0_ns) else {
+            log::warn!("record with unknown hook {}", ev.hook);
+            continue;
+        };
+        if !on_record(record) {
+            return false;
+        }
+    }
+    true
 }
 
 /// Registers a map-backed reader with tokio for readability.
-fn readable<T: AsRawFd>(inner: T) -> std::io::Result<AsyncFd<T>> {
+pub(super) fn readable<T: AsRawFd>(inner: T) -> std::io::Result<AsyncFd<T>> {
     // SAFETY: ring buffers and the logger own their map fd until dropped, and the AsyncFd owns
     // them, so the fd stays open and the same for the AsyncFd's whole life.
     unsafe { AsyncFd::register_with_interest(inner, Interest::READABLE) }
@@ -126,7 +167,7 @@ fn readable<T: AsRawFd>(inner: T) -> std::io::Result<AsyncFd<T>> {
 }
 
 /// Sums the per-CPU `LOST` counters.
-fn lost(ebpf: &Ebpf) -> Result<u64> {
+pub(super) fn lost(ebpf: &Ebpf) -> Result<u64> {
     let map = ebpf.map("LOST").context("LOST map missing")?;
     let per_cpu: PerCpuArray<_, u64> =
         PerCpuArray::try_from(map).context("LOST is not a per-CPU array")?;

@@ -106,7 +106,7 @@ impl KernelProfile {
         };
 
         let backends = observe::probe_backends(&opts.btf, &config)?;
-        let observer = match Observer::choose(&backends) {
+        let observer = match Observer::choose(&backends, None) {
             Ok(o) => ObserverStatus {
                 name: Some(o.name()),
                 reason: o.describe().to_owned(),

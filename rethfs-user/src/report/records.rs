@@ -37,24 +37,27 @@ impl<W: Write> Printer<W> {
             self.header_done = true;
             writeln!(
                 self.out,
-                "{:>12} {:<16} {:>7} {:<10} {:>4} {:>4} {:<8} {:>10}  PARENT/NAME",
+                "{:>12} {:<16} {:>7} {:<20} {:>4} {:>4} {:<8} {:>10}  PATH",
                 "TIME(s)", "COMM", "PID", "HOOK", "FD", "REF", "KIND", "INO"
             )?;
         }
         writeln!(
             self.out,
-            "{:>12.6} {:<16} {:>7} {:<10} {:>4} {:>4} {:<8} {:>10}  {}/{}{}",
+            "{:>12.6} {:<16} {:>7} {:<20} {:>4} {:>4} {:<8} {:>10}  {}/{}{}",
             r.t_ns as f64 / 1e9,
             r.comm,
             r.pid,
-            r.hook,
+            r.hook.name(),
             r.fd,
             r.refcount,
             r.kind,
             r.ino,
-            r.parent,
-            r.name,
-            if r.name_truncated { "..." } else { "" },
+            if r.path_cut { "..." } else { "" },
+            r.path,
+            match r.ret {
+                0 => String::new(),
+                ret => format!(" = {ret:#x}"),
+            },
         )
     }
 }

@@ -9,10 +9,14 @@ use serde::Serialize;
 pub enum LifetimeKind {
     /// A dentry was allocated and instantiated by a lookup (`d_alloc_parallel` + `d_add`).
     DentryBorn,
+    /// `eventfs_root_lookup` filled (or left negative) a new dentry.
+    DentryLookedUp,
     /// A reference was taken (`dget`, path walk, open).
     DentryReferenced,
     /// A reference was dropped (`dput`); the refcount after the drop is recorded.
     DentryDropped,
+    /// `d_revalidate` kept the dentry.
+    Revalidated,
     /// `d_revalidate` said the dentry is stale.
     RevalidateFailed,
     /// `d_invalidate`: unhashed, no longer found by lookups.
@@ -23,6 +27,8 @@ pub enum LifetimeKind {
     EiCreated,
     /// `eventfs_remove_dir`: the ei was unlinked and marked `is_freed`.
     EiFreed,
+    /// `eventfs_d_release`: a killed dentry put its reference on the ei.
+    EiPut,
     /// `release_ei`: the last reference went, the ei is released.
     EiReleased,
 }
@@ -39,4 +45,38 @@ pub struct Lifetime {
     pub refs: i64,
     /// Inode number where one is known (0 otherwise).
     pub ino: u64,
+    /// When the kernel recorded it, in ns since the observer started (observed events only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub t_ns: Option<u64>,
+}
+
+impl LifetimeKind {
+    /// Whether the event is about an eventfs_inode rather than a dentry.
+    pub fn is_ei(self) -> bool {
+        matches!(
+            self,
+            LifetimeKind::EiCreated
+                | LifetimeKind::EiFreed
+                | LifetimeKind::EiPut
+                | LifetimeKind::EiReleased
+        )
+    }
+
+    /// Short name for reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            LifetimeKind::DentryBorn => "born",
+            LifetimeKind::DentryLookedUp => "looked-up",
+            LifetimeKind::DentryReferenced => "referenced",
+            LifetimeKind::DentryDropped => "dropped",
+            LifetimeKind::Revalidated => "revalidated",
+            LifetimeKind::RevalidateFailed => "revalidate-failed",
+            LifetimeKind::DentryInvalidated => "invalidated",
+            LifetimeKind::DentryKilled => "killed",
+            LifetimeKind::EiCreated => "ei-created",
+            LifetimeKind::EiFreed => "ei-freed",
+            LifetimeKind::EiPut => "ei-put",
+            LifetimeKind::EiReleased => "ei-released",
+        }
+    }
 }

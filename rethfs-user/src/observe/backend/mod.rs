@@ -98,7 +98,7 @@ pub fn probe_all(ebpf: &mut Ebpf, env: &ProbeEnv) -> Vec<BackendStatus> {
 }
 
 /// The program `name` in the object, as the program type `T`.
-fn program<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut T, String>
+pub(super) fn program<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut T, String>
 where
     &'a mut T: TryFrom<&'a mut aya::programs::Program, Error = ProgramError>,
 {
@@ -128,12 +128,20 @@ fn attempt<P>(
 }
 
 /// Formats an aya error as a probe failure: `stage` (load or attach) and the kernel's words.
-fn failed(stage: &str, err: &dyn std::error::Error) -> String {
+pub(super) fn failed(stage: &str, err: &dyn std::error::Error) -> String {
     let text = chain(err);
-    // aya appends the verifier log, empty when the kernel refused before verifying.
-    let text = text
-        .trim_end()
-        .trim_end_matches("Verifier output:")
-        .trim_end_matches(['.', ' ']);
-    format!("{stage} failed: {text}")
+    // aya appends the verifier log (empty when the kernel refused before verifying); its
+    // verdict is the last line before the statistics.
+    let (head, log) = text.split_once("Verifier output:").unwrap_or((&text, ""));
+    let head = head.trim_end().trim_end_matches(['.', ' ']);
+    let verdict = log.lines().map(str::trim).rev().find(|l| {
+        !l.is_empty()
+            && !["verification time", "stack depth", "processed "]
+                .iter()
+                .any(|s| l.starts_with(s))
+    });
+    match verdict {
+        Some(v) => format!("{stage} failed: {head} (verifier: {v})"),
+        None => format!("{stage} failed: {head}"),
+    }
 }

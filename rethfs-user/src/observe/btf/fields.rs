@@ -138,7 +138,11 @@ impl Btf {
             // rethfs runs on 64-bit kernels only (x86_64 here and in the test VMs).
             Kind::Ptr => 8,
             Kind::Array { elem, nelems } => self.size_of(elem, path)? * nelems,
-            Kind::Void | Kind::Alias { .. } | Kind::Other => 0,
+            Kind::Void
+            | Kind::Alias { .. }
+            | Kind::Func { .. }
+            | Kind::FuncProto { .. }
+            | Kind::Other => 0,
         })
     }
 }

@@ -48,7 +48,15 @@ pub(crate) enum Kind {
     Float {
         size: u32,
     },
-    /// Kinds that never sit inside a struct (functions, variables, sections, forwards, decl tags).
+    /// A function: its name and the `FuncProto` it has.
+    Func {
+        proto: u32,
+    },
+    /// A function type: the name offsets of its parameters, in order.
+    FuncProto {
+        params: Vec<u32>,
+    },
+    /// Kinds that never sit inside a struct (variables, sections, forwards, decl tags).
     Other,
 }
 
@@ -196,6 +204,19 @@ impl Btf {
         std::str::from_utf8(&tail[..end]).unwrap_or("")
     }
 
+    /// The parameter names of the kernel function `name`, or None when BTF has no such
+    /// function (absent, or inlined everywhere).
+    pub fn func_params(&self, name: &str) -> Option<Vec<&str>> {
+        let proto = self.types.iter().find_map(|t| match t.kind {
+            Kind::Func { proto } if self.name(t.name_off) == name => Some(proto),
+            _ => None,
+        })?;
+        match &self.get(proto)?.kind {
+            Kind::FuncProto { params } => Some(params.iter().map(|&n| self.name(n)).collect()),
+            _ => None,
+        }
+    }
+
     pub(crate) fn composite(&self, name: &str) -> Option<u32> {
         self.composites.get(name).copied()
     }
@@ -267,10 +288,17 @@ fn parse_type(cur: &mut Cursor) -> Result<Type, BtfError> {
             target: size_or_type,
         },
         16 => Kind::Float { size: size_or_type },
-        7 | 12 => Kind::Other,
+        7 => Kind::Other,
+        12 => Kind::Func {
+            proto: size_or_type,
+        },
         13 => {
-            cur.skip(2 * vlen)?;
-            Kind::Other
+            let mut params = Vec::with_capacity(vlen);
+            for _ in 0..vlen {
+                params.push(cur.u32()?);
+                cur.skip(1)?;
+            }
+            Kind::FuncProto { params }
         }
         14 | 17 => {
             cur.skip(1)?;

@@ -280,7 +280,8 @@ fn live_vmlinux_resolves_every_observer_field() {
         "vmlinux BTF has only {} types",
         btf.len()
     );
-    for path in rethfs_common::OFFSET_FIELDS {
+    // 6.18 has eventfs, so the optional fields must resolve too.
+    for (path, _) in rethfs_common::OFFSET_FIELDS {
         let f = btf.field(path).unwrap_or_else(|e| panic!("{e}"));
         assert!(f.size > 0 && f.offset < 16384, "{path}: {f:?}");
     }
@@ -306,4 +307,31 @@ fn live_vmlinux_resolves_every_observer_field() {
             );
         }
     }
+}
+
+/// `tracefs_d_revalidate` before and after 6.14, when `d_revalidate` gained the parent and name.
+#[test]
+fn function_parameters_by_name() {
+    let mut b = Builder::new();
+    let int = b.int("int", 4);
+    let void_ptr = b.ptr(0);
+    let mut extra = Vec::new();
+    for n in ["inode", "name", "dentry", "flags"] {
+        extra.extend([b.str(n), void_ptr]);
+    }
+    let proto = b.push("", 13, 4, false, int, &extra);
+    b.push("tracefs_d_revalidate", 12, 0, false, proto, &[]);
+    let old = [b.str("dentry"), void_ptr, b.str("flags"), int];
+    let old_proto = b.push("", 13, 2, false, int, &old);
+    b.push("old_revalidate", 12, 0, false, old_proto, &[]);
+    let btf = Btf::parse(&b.build()).unwrap();
+    assert_eq!(
+        btf.func_params("tracefs_d_revalidate"),
+        Some(vec!["inode", "name", "dentry", "flags"])
+    );
+    assert_eq!(
+        btf.func_params("old_revalidate"),
+        Some(vec!["dentry", "flags"])
+    );
+    assert_eq!(btf.func_params("inlined_away"), None);
 }

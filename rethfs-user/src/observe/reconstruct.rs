@@ -1,0 +1,209 @@
+//! Lifetimes from records: kernel pointers become objects keyed by path and generation, the
+//! same keys the model uses, so the two can be compared.
+//!
+//! A pointer names one object from its birth (`d_alloc`, `eventfs_create_dir`) to its end
+//! (`__dentry_kill`, `release_ei`); after that the kernel may hand the same address to a new
+//! object, which gets the next generation of its own path.
+
+use std::collections::HashMap;
+
+use rethfs_common::Hook;
+
+use super::Record;
+use crate::target::{Lifetime, LifetimeKind};
+
+#[derive(Debug, Clone)]
+struct Object {
+    path: String,
+    generation: u32,
+}
+
+/// Turns records into lifetime events, tracking which object each live pointer names.
+#[derive(Debug, Default)]
+pub struct Reconstructor {
+    dentries: HashMap<u64, Object>,
+    eis: HashMap<u64, Object>,
+    generations: HashMap<(bool, String), u32>,
+}
+
+impl Reconstructor {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The lifetime event `r` stands for, if any (directory reads are not lifetime events).
+    pub fn feed(&mut self, r: &Record) -> Option<Lifetime> {
+        use LifetimeKind as K;
+        let (kind, refs) = match r.hook {
+            Hook::DentryAlloc => (K::DentryBorn, r.refcount),
+            Hook::Dput => (K::DentryDropped, r.refcount - 1),
+            Hook::DInvalidate => (K::DentryInvalidated, r.refcount),
+            Hook::DentryKill => (K::DentryKilled, r.refcount),
+            Hook::Lookup => (K::DentryLookedUp, r.refcount),
+            Hook::Revalidate if r.ret > 0 => (K::Revalidated, r.refcount),
+            Hook::Revalidate => (K::RevalidateFailed, r.refcount),
+            Hook::EiCreate | Hook::EventsDirCreate if r.ei != 0 => (K::EiCreated, r.refcount),
+            Hook::EiRemove => (K::EiFreed, r.refcount - 1),
+            Hook::EiDentryRelease => (K::EiPut, r.refcount),
+            Hook::EiRelease => (K::EiReleased, 0),
+            _ => return None,
+        };
+        let object = match kind {
+            K::DentryBorn => self.birth(true, r.dentry, r.path.clone()),
+            K::EiCreated => {
+                let path = match (r.hook, self.eis.get(&r.parent)) {
+                    (Hook::EiCreate, Some(parent)) => format!("{}/{}", parent.path, r.name()),
+                    // Not seen created: a top-level `events` made at boot, named as such.
+                    _ => r.path.clone(),
+                };
+                self.birth(false, r.ei, path)
+            }
+            K::EiPut => self.known(false, r.ei, r.name()),
+            k if k.is_ei() => self.known(false, r.ei, &r.path),
+            _ => self.known(true, r.dentry, &r.path),
+        };
+        match kind {
+            K::DentryKilled => {
+                self.dentries.remove(&r.dentry);
+            }
+            K::EiReleased => {
+                self.eis.remove(&r.ei);
+            }
+            _ => {}
+        }
+        Some(Lifetime {
+            kind,
+            path: object.path,
+            generation: object.generation,
+            refs: refs as i64,
+            ino: r.ino,
+            t_ns: Some(r.t_ns),
+        })
+    }
+
+    /// A new object at `ptr`: the next generation of `path`.
+    fn birth(&mut self, dentry: bool, ptr: u64, path: String) -> Object {
+        let next = self.generations.entry((dentry, path.clone())).or_insert(0);
+        let object = Object {
+            path,
+            generation: *next,
+        };
+        *next += 1;
+        self.objects(dentry).insert(ptr, object.clone());
+        object
+    }
+
+    /// The object `ptr` names; one never seen born (made before the observer started) is
+    /// taken as born now at the path the record gives.
+    fn known(&mut self, dentry: bool, ptr: u64, path: &str) -> Object {
+        match self.objects(dentry).get(&ptr) {
+            Some(o) => o.clone(),
+            None => self.birth(dentry, ptr, path.to_owned()),
+        }
+    }
+
+    fn objects(&mut self, dentry: bool) -> &mut HashMap<u64, Object> {
+        if dentry {
+            &mut self.dentries
+        } else {
+            &mut self.eis
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(hook: Hook, dentry: u64, ei: u64, parent: u64, path: &str) -> Record {
+        Record {
+            t_ns: 0,
+            hook,
+            comm: String::new(),
+            tgid: 1,
+            pid: 1,
+            fd: -1,
+            path: path.into(),
+            path_cut: false,
+            ino: 0,
+            kind: "dir",
+            refcount: 1,
+            dentry,
+            parent,
+            ei,
+            ret: 0,
+        }
+    }
+
+    fn key(l: &Lifetime) -> (LifetimeKind, &str, u32) {
+        (l.kind, l.path.as_str(), l.generation)
+    }
+
+    #[test]
+    fn a_reused_pointer_is_a_new_generation() {
+        let mut r = Reconstructor::new();
+        let born = rec(Hook::DentryAlloc, 0x10, 0, 0x1, "events/g");
+        let killed = rec(Hook::DentryKill, 0x10, 0, 0x1, "events/g");
+        let out: Vec<Lifetime> = [&born, &killed, &born, &killed]
+            .iter()
+            .filter_map(|x| r.feed(x))
+            .collect();
+        let keys: Vec<_> = out.iter().map(key).collect();
+        assert_eq!(
+            keys,
+            [
+                (LifetimeKind::DentryBorn, "events/g", 0),
+                (LifetimeKind::DentryKilled, "events/g", 0),
+                (LifetimeKind::DentryBorn, "events/g", 1),
+                (LifetimeKind::DentryKilled, "events/g", 1),
+            ]
+        );
+    }
+
+    #[test]
+    fn eis_are_placed_under_their_parent_and_ended_by_release() {
+        let mut r = Reconstructor::new();
+        // The group under the boot-time `events` ei, then an event under the group.
+        let group = rec(Hook::EiCreate, 0, 0xa0, 0x99, "events/grp");
+        let mut event = rec(Hook::EiCreate, 0, 0xb0, 0xa0, "grp/ev");
+        event.refcount = 1;
+        let freed = rec(Hook::EiRemove, 0, 0xb0, 0, "ev");
+        let put = rec(Hook::EiDentryRelease, 0x20, 0xb0, 0x10, "events/grp/ev");
+        let released = rec(Hook::EiRelease, 0, 0xb0, 0, "ev");
+        let out: Vec<Lifetime> = [&group, &event, &freed, &put, &released]
+            .iter()
+            .filter_map(|x| r.feed(x))
+            .collect();
+        let keys: Vec<_> = out.iter().map(key).collect();
+        assert_eq!(
+            keys,
+            [
+                (LifetimeKind::EiCreated, "events/grp", 0),
+                (LifetimeKind::EiCreated, "events/grp/ev", 0),
+                (LifetimeKind::EiFreed, "events/grp/ev", 0),
+                (LifetimeKind::EiPut, "events/grp/ev", 0),
+                (LifetimeKind::EiReleased, "events/grp/ev", 0),
+            ]
+        );
+        // A new ei at the released address is a new object.
+        let again = rec(Hook::EiCreate, 0, 0xb0, 0xa0, "grp/ev");
+        assert_eq!(r.feed(&again).map(|l| l.generation), Some(1));
+    }
+
+    #[test]
+    fn revalidation_verdicts_and_directory_reads() {
+        let mut r = Reconstructor::new();
+        let mut ok = rec(Hook::Revalidate, 0x30, 0, 0x1, "events/g");
+        ok.ret = 1;
+        let stale = rec(Hook::Revalidate, 0x30, 0, 0x1, "events/g");
+        assert_eq!(r.feed(&ok).map(|l| l.kind), Some(LifetimeKind::Revalidated));
+        assert_eq!(
+            r.feed(&stale).map(|l| l.kind),
+            Some(LifetimeKind::RevalidateFailed)
+        );
+        assert!(
+            r.feed(&rec(Hook::Iterate, 0x30, 0, 0x1, "events/g"))
+                .is_none()
+        );
+    }
+}
