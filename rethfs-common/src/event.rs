@@ -49,7 +49,8 @@ hooks! {
     Close = 5, "close";
     /// `syscalls/sys_enter_fchdir`.
     Fchdir = 6, "fchdir";
-    /// `d_alloc` returned: a new, still negative dentry linked under its parent.
+    /// `d_alloc` or `d_alloc_parallel` returned: a new, still negative dentry linked under its
+    /// parent (or, from `d_alloc_parallel`, one another lookup made first).
     DentryAlloc = 10, "d_alloc";
     /// `dput` entered: `refcount` is the count before the drop.
     Dput = 11, "dput";

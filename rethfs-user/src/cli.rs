@@ -67,6 +67,15 @@ pub enum Command {
         /// Allow remount steps (a remount with uid=/gid= resets ownership others saved).
         #[arg(long)]
         allow_remount: bool,
+        /// Observe lifetimes with these programs instead of the best the kernel loads.
+        #[arg(long, value_name = "OBSERVER")]
+        attach: Option<Observer>,
+        /// Write every observed and predicted lifetime as Chrome trace event JSON (Perfetto).
+        #[arg(long, value_name = "FILE")]
+        trace: Option<PathBuf>,
+        /// Draw the lifetimes of each scenario as an SVG timeline.
+        #[arg(long, value_name = "FILE.svg")]
+        timeline: Option<PathBuf>,
     },
     /// Remove the probes and instances that killed rethfs runs left behind, and nothing else.
     Cleanup,

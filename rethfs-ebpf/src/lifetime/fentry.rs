@@ -23,6 +23,12 @@ pub fn fx_d_alloc(ctx: FExitContext) -> u32 {
     on_d_alloc_ret(ret(&ctx) as u64)
 }
 
+/// The same birth, seen where `d_alloc` is inlined into it (namei's lookup path).
+#[fexit(function = "d_alloc_parallel")]
+pub fn fx_d_alloc_parallel(ctx: FExitContext) -> u32 {
+    on_d_alloc_ret(ret(&ctx) as u64)
+}
+
 #[fentry(function = "dput")]
 pub fn fe_dput(ctx: FEntryContext) -> u32 {
     on_dentry(Hook::Dput, ctx.arg(0))

@@ -43,6 +43,12 @@ pub fn kr_d_alloc(ctx: RetProbeContext) -> u32 {
     on_d_alloc_ret(ctx.ret())
 }
 
+/// The same birth, seen where `d_alloc` is inlined into it (namei's lookup path).
+#[kretprobe]
+pub fn kr_d_alloc_parallel(ctx: RetProbeContext) -> u32 {
+    on_d_alloc_ret(ctx.ret())
+}
+
 #[kprobe]
 pub fn kp_dput(ctx: ProbeContext) -> u32 {
     on_dentry(Hook::Dput, arg(&ctx, 0))

@@ -27,7 +27,9 @@ fn on_dentry(hook: Hook, dentry: u64) -> u32 {
     0
 }
 
-/// `d_alloc` returned `dentry` (NULL when out of memory): a birth, when on tracefs.
+/// `d_alloc` or `d_alloc_parallel` returned `dentry` (NULL or an ERR_PTR on failure): a
+/// birth, when on tracefs. `d_alloc_parallel` may hand back a dentry another lookup made;
+/// user space knows those pointers already and ignores the repeat.
 #[inline(always)]
 fn on_d_alloc_ret(dentry: u64) -> u32 {
     on_dentry(Hook::DentryAlloc, dentry)

@@ -4,11 +4,13 @@
 pub mod churn;
 mod compare;
 mod invariants;
+pub mod lifetime;
 
 use serde::Serialize;
 
 pub use compare::compare;
 pub use invariants::check as invariants;
+pub use lifetime::LifetimeCheck;
 
 use crate::{model::Policy, scenario::Transcript};
 
@@ -29,6 +31,8 @@ pub enum FindingKind {
     Divergence,
     /// An invariant broke.
     Violation { invariant: &'static str, side: Side },
+    /// The kernel's dentry or eventfs_inode lifetimes in a step differ from the model's.
+    LifetimeDivergence,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -66,6 +70,7 @@ pub struct Verdict {
     pub findings: Vec<Finding>,
     /// What the reader should know: stand-ins used, cleanup trouble.
     pub notes: Vec<String>,
+    pub lifetimes: LifetimeCheck,
 }
 
 impl Verdict {
@@ -77,17 +82,38 @@ impl Verdict {
             skipped_steps: 0,
             findings: Vec::new(),
             notes: Vec::new(),
+            lifetimes: LifetimeCheck::NotMade("scenario skipped".into()),
         }
     }
 }
 
-/// Compares and checks one scenario's transcripts under `policy`.
-pub fn verdict(host: &Transcript, model: &Transcript, policy: Policy) -> Verdict {
+/// Compares and checks one scenario's transcripts under `policy`; the lifetimes of the run's
+/// objects (named `prefix`) too, unless `lifetimes` says why they cannot be.
+pub fn verdict(
+    host: &Transcript,
+    model: &Transcript,
+    policy: Policy,
+    lifetimes: std::result::Result<&str, String>,
+) -> Verdict {
     let mut findings = compare(host, model);
     findings.extend(merge_sides(
         invariants(host, policy),
         on_model_side(invariants(model, policy)),
     ));
+    let lifetimes = match lifetimes {
+        Ok(prefix) => {
+            findings.extend(lifetime::compare(host, model, prefix));
+            findings.extend(merge_sides(
+                lifetime::invariants(host, prefix),
+                on_model_side(lifetime::invariants(model, prefix)),
+            ));
+            LifetimeCheck::Made {
+                host: lifetime::count(host, prefix),
+                model: lifetime::count(model, prefix),
+            }
+        }
+        Err(why) => LifetimeCheck::NotMade(why),
+    };
     findings.sort_by_key(|f| f.step);
     let skipped_steps = host
         .steps
@@ -100,7 +126,12 @@ pub fn verdict(host: &Transcript, model: &Transcript, policy: Policy) -> Verdict
             _ => None,
         });
         Status::Skipped(why.unwrap_or_else(|| "no step ran".into()))
-    } else if findings.iter().any(|f| f.kind == FindingKind::Divergence) {
+    } else if findings.iter().any(|f| {
+        matches!(
+            f.kind,
+            FindingKind::Divergence | FindingKind::LifetimeDivergence
+        )
+    }) {
         Status::Divergence
     } else if findings.is_empty() {
         Status::Pass
@@ -114,6 +145,7 @@ pub fn verdict(host: &Transcript, model: &Transcript, policy: Policy) -> Verdict
         skipped_steps,
         findings,
         notes: Vec::new(),
+        lifetimes,
     }
 }
 
@@ -136,7 +168,7 @@ fn on_model_side(findings: Vec<Finding>) -> Vec<Finding> {
 fn merge_sides(host: Vec<Finding>, model: Vec<Finding>) -> Vec<Finding> {
     let key = |f: &Finding| match f.kind {
         FindingKind::Violation { invariant, .. } => Some((f.step, invariant)),
-        FindingKind::Divergence => None,
+        FindingKind::Divergence | FindingKind::LifetimeDivergence => None,
     };
     let mut out = Vec::new();
     let mut model = model;
@@ -177,7 +209,7 @@ mod tests {
     fn side(f: &Finding) -> Side {
         match f.kind {
             FindingKind::Violation { side, .. } => side,
-            FindingKind::Divergence => panic!("not a violation"),
+            _ => panic!("not a violation"),
         }
     }
 

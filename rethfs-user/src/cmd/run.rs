@@ -13,11 +13,13 @@ use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction
 use crate::{
     check::{self, Status, Verdict},
     error::{Error, Result, require_root},
-    host::{self, HostTracefs, RunLock, Snapshot, Tracefs},
+    host::{self, HostTracefs, Observed, RunLock, Snapshot, Tracefs},
     model::{KernelVersion, Model, ModelConfig, Policy},
+    observe::{Live, Observer, Reconstructor},
     profile::KernelConfig,
-    report,
+    report::{self, trace::ScenarioLifetimes},
     scenario::{self, CATALOGUE, Scenario},
+    target::Lifetime,
 };
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -42,6 +44,13 @@ fn catch_signals() -> Result<()> {
 
 pub struct RunOptions<'a> {
     pub tracefs: Option<&'a Path>,
+    pub btf: &'a Path,
+    /// The observer to use instead of the best the kernel loads.
+    pub attach: Option<Observer>,
+    /// Chrome trace event JSON of every lifetime, for Perfetto.
+    pub trace: Option<PathBuf>,
+    /// An SVG timeline of the lifetimes.
+    pub timeline: Option<PathBuf>,
     pub scenarios: Vec<String>,
     pub policy_version: Option<KernelVersion>,
     pub json: Option<PathBuf>,
@@ -49,8 +58,7 @@ pub struct RunOptions<'a> {
 }
 
 /// What the model must know of the host to start from the same tree.
-fn model_config(root: &Path, release: &str, policy: Policy) -> ModelConfig {
-    let kconfig = KernelConfig::read(release);
+fn model_config(root: &Path, kconfig: &KernelConfig, policy: Policy) -> ModelConfig {
     let on = |o: &str| kconfig.enabled(o) == Some(true);
     let mut events = host::static_events(root);
     let mut instance_groups = host::instance_groups(root);
@@ -71,6 +79,56 @@ fn model_config(root: &Path, release: &str, policy: Policy) -> ModelConfig {
         inject: on("CONFIG_TRACE_EVENT_INJECT"),
         instance_groups,
     }
+}
+
+fn write_file(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text)
+        .map_err(|e| Error::Failed(anyhow::anyhow!("{}: {e}", path.display())))
+}
+
+/// Starts the forced observer, or the best one that attaches; None when none does (the run
+/// then compares outcomes only, and says so). A forced one that fails is an environment error.
+fn start_observer(
+    backends: &[crate::observe::BackendStatus],
+    forced: Option<Observer>,
+    btf: &Path,
+) -> Result<Option<Live>> {
+    if let Some(o) = forced {
+        Observer::choose(backends, Some(o))?;
+        return Live::start(o, btf, o.sees_lifetimes()).map(Some);
+    }
+    let mut why = Vec::new();
+    for o in Observer::ALL {
+        if Observer::choose(backends, Some(o)).is_err() {
+            continue;
+        }
+        match Live::start(o, btf, o.sees_lifetimes()) {
+            Ok(live) => {
+                for w in &why {
+                    log::warn!("{w}");
+                }
+                return Ok(Some(live));
+            }
+            Err(e) => why.push(format!("observer {} not used: {e}", o.name())),
+        }
+    }
+    for w in &why {
+        log::warn!("{w}");
+    }
+    Ok(None)
+}
+
+/// Why lifetimes cannot be checked with `live`: what its observer cannot see.
+fn unseen(live: Option<&Live>) -> String {
+    let facts: Vec<&str> = crate::observe::HOOKS.iter().map(|h| h.sees).collect();
+    let who = match live {
+        Some(l) => format!(
+            "the {} observer (the best this kernel loads) sees open files only",
+            l.observer.name()
+        ),
+        None => "no observer attaches on this kernel".to_owned(),
+    };
+    format!("{who}; not seen: {}", facts.join(", "))
 }
 
 /// What `rethfs run` runs: catalogue or file scenarios, or the host-only ones.
@@ -167,6 +225,9 @@ fn churn(root: &Path, guard: &host::cleanup::Guard) -> Verdict {
         skipped_steps: 0,
         findings,
         notes,
+        lifetimes: check::LifetimeCheck::NotMade(
+            "churn is judged by its removal oracle; its model side is not run".into(),
+        ),
     }
 }
 
@@ -190,24 +251,31 @@ pub fn run(opts: RunOptions) -> Result<u8> {
         })?,
     };
     let policy = version.policy();
+    let kconfig = KernelConfig::read(&release);
+    let backends = crate::observe::probe_backends(opts.btf, &kconfig).unwrap_or_default();
+    // Before anything is made: a forced observer that cannot attach ends the run here.
+    let live = start_observer(&backends, opts.attach, opts.btf)?;
     let before = Snapshot::take(&root);
     // Seeding the model makes a short-lived instance: the guard must already stand.
     let guard = host::cleanup::Guard::new(&root);
-    let config = model_config(&root, &release, policy);
+    let config = model_config(&root, &kconfig, policy);
     let kprobes = config.kprobe_events;
     let cwd = std::env::current_dir().map_err(|e| Error::Failed(e.into()))?;
 
+    let prefix = format!("rethfs_{}", std::process::id());
+    let mut reconstructor = Reconstructor::new();
+    let mut pictured: Vec<ScenarioLifetimes> = Vec::new();
     let mut verdicts: Vec<Verdict> = Vec::new();
     let mut transcripts = Vec::new();
-    for job in jobs {
+    for (n, job) in jobs.into_iter().enumerate() {
         if STOP.load(Ordering::SeqCst) {
             break;
         }
+        // A name per scenario: what one leaves cached in the dcache, the next never meets.
+        let own = format!("{prefix}_{n}");
         let s = match job {
-            Job::Steps(s) => s,
-            Job::Audit => {
-                scenario::audit(&config.events, &format!("rethfs_{}", std::process::id()))
-            }
+            Job::Steps(s) => s.renamed(&prefix, &own),
+            Job::Audit => scenario::audit(&config.events, &own),
             Job::Churn => {
                 verdicts.push(churn(&root, &guard));
                 continue;
@@ -220,17 +288,38 @@ pub fn run(opts: RunOptions) -> Result<u8> {
             ),
             _ => (s.clone(), None),
         };
-        let mut host = HostTracefs::new(root.clone(), release.clone(), opts.allow_remount);
+        let host = HostTracefs::new(root.clone(), release.clone(), opts.allow_remount).named(&own);
         let mut model = Model::new(policy, config.clone());
-        let (h, m) = scenario::run_pair(&mut host, &mut model, &scenario, &|| {
-            STOP.load(Ordering::SeqCst)
-        });
+        let stop = || STOP.load(Ordering::SeqCst);
+        let keep = |l: &Lifetime| check::lifetime::ours(&l.path, &own);
+        let (h, m, mut host, lifetimes) = match &live {
+            Some(live) if live.observer.sees_lifetimes() => {
+                let mut observed = Observed::new(host, live, &mut reconstructor);
+                let (h, m) = scenario::run_pair(&mut observed, &mut model, &scenario, &stop, &keep);
+                let lifetimes = match observed.lost() {
+                    0 => Ok(own.as_str()),
+                    n => Err(format!(
+                        "{n} kernel records lost during the scenario (ring buffer full or a \
+                         kretprobe without its kprobe); its lifetimes are incomplete"
+                    )),
+                };
+                (h, m, observed.host, lifetimes)
+            }
+            _ => {
+                let mut host = host;
+                let (h, m) = scenario::run_pair(&mut host, &mut model, &scenario, &stop, &keep);
+                (h, m, host, Err(unseen(live.as_ref())))
+            }
+        };
         host.close_all();
         let restore = host.restore_mount();
         let _ = std::env::set_current_dir(&cwd);
         let mut sweep_errors = guard.sweep();
         sweep_errors.extend(restore.err());
-        let mut v = check::verdict(&h, &m, policy);
+        let mut v = check::verdict(&h, &m, policy, lifetimes);
+        if opts.trace.is_some() || opts.timeline.is_some() {
+            pictured.push(ScenarioLifetimes::of(&h, &m, &own));
+        }
         // Both sides' steps behind each finding go to the JSON; whole transcripts (the
         // audit's has 30,000 steps) would not fit a small VM's memory.
         let at = |t: &scenario::Transcript| -> Vec<scenario::StepResult> {
@@ -252,6 +341,12 @@ pub fn run(opts: RunOptions) -> Result<u8> {
         verdicts.push(v);
     }
     drop(guard);
+    let observer = live.map(|l| {
+        let hooks = l.hooks.clone();
+        let name = l.observer;
+        let last = l.stop();
+        serde_json::json!({"name": name, "hooks": hooks, "records": last.seen, "lost": last.lost})
+    });
     let dirty = Snapshot::take(&root).differences(&before);
 
     let header = format!(
@@ -259,25 +354,35 @@ pub fn run(opts: RunOptions) -> Result<u8> {
         root.display()
     );
     print!("{}", report::verdict::table(&header, &verdicts));
+    if let Some(o) = &observer {
+        println!(
+            "observer: {}, {} kernel records, {} lost",
+            o["name"].as_str().unwrap_or_default(),
+            o["records"],
+            o["lost"]
+        );
+    }
+    if let Some(path) = &opts.trace {
+        std::fs::File::create(path)
+            .and_then(|f| report::trace::write_chrome_json(&pictured, std::io::BufWriter::new(f)))
+            .map_err(|e| Error::Failed(anyhow::anyhow!("{}: {e}", path.display())))?;
+    }
+    if let Some(path) = &opts.timeline {
+        write_file(path, &report::timeline::svg(&pictured))?;
+    }
     if let Some(path) = &opts.json {
-        // Which attach backends this kernel allows, for matrices across kernels.
-        let backends = crate::observe::probe_backends(
-            Path::new(crate::observe::btf::VMLINUX_BTF),
-            &KernelConfig::read(&release),
-        )
-        .unwrap_or_default();
         let doc = serde_json::json!({
             "host": { "kernel": release, "tracefs": root, "backends": backends },
+            "observer": observer,
             "policy": policy,
             "verdicts": verdicts,
             "finding_steps": transcripts,
             "host_left_dirty": dirty,
         });
-        std::fs::write(
+        write_file(
             path,
-            serde_json::to_string_pretty(&doc).map_err(anyhow::Error::from)?,
-        )
-        .map_err(|e| Error::Failed(anyhow::anyhow!("{}: {e}", path.display())))?;
+            &serde_json::to_string_pretty(&doc).map_err(anyhow::Error::from)?,
+        )?;
     }
     if !dirty.is_empty() {
         return Err(Error::Failed(anyhow::anyhow!(

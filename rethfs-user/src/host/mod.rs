@@ -5,6 +5,7 @@ pub mod churn;
 pub mod cleanup;
 mod getdents;
 mod lock;
+mod observed;
 mod snapshot;
 mod static_events;
 mod target;
@@ -12,6 +13,7 @@ mod tracefs;
 mod uprobe_target;
 
 pub use lock::RunLock;
+pub use observed::Observed;
 pub use snapshot::Snapshot;
 pub use static_events::{entry_orders, instance_groups, static_events};
 pub use target::HostTracefs;

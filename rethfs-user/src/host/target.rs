@@ -130,6 +130,13 @@ impl HostTracefs {
         &self.prefix
     }
 
+    /// The same target for objects named `prefix` (this run's name with a suffix of its own);
+    /// only they may be made or removed.
+    pub fn named(mut self, prefix: &str) -> Self {
+        self.prefix = prefix.to_owned();
+        self
+    }
+
     /// A scenario path on the host: `.`-relative paths are the process's own, `/` is the
     /// tracefs root, others are below it.
     fn path(&self, p: &str) -> PathBuf {

@@ -173,6 +173,8 @@ impl Model {
         self.dentries[d.0].killed = true;
         self.note_dentry(LifetimeKind::DentryKilled, d);
         if let Some(ei) = self.dentries[d.0].fsdata {
+            // eventfs_d_release
+            self.note_ei(LifetimeKind::EiPut, ei);
             self.put_ei(ei);
         }
         let parent = self.dentries[d.0].parent?;
@@ -183,12 +185,14 @@ impl Model {
 
     /// `d_invalidate`: unhash `d` whatever its count, and kill its unused descendants.
     /// Holders (open files, cwd) keep it alive, unreachable by lookups.
+    /// Noted at every call, as the kernel's entry hook sees it, even for a dentry already
+    /// unhashed (which returns at once).
     pub(crate) fn d_invalidate(&mut self, d: DentryId) {
+        self.note_dentry(LifetimeKind::DentryInvalidated, d);
         if !self.dentries[d.0].hashed {
             return;
         }
         self.d_unhash(d);
-        self.note_dentry(LifetimeKind::DentryInvalidated, d);
         self.shrink_dcache_parent(d);
     }
 

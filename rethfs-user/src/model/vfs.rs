@@ -163,6 +163,7 @@ impl Model {
         };
         if let Some(d) = self.d_lookup(dir, name) {
             if self.d_revalidate(d) {
+                self.note_dentry(crate::target::LifetimeKind::Revalidated, d);
                 // A cached negative dentry answers ENOENT without ->lookup.
                 self.dentries[d.0].inode?;
                 if *refwalk {
@@ -184,6 +185,7 @@ impl Model {
         match self.inodes[inode.0].node {
             Node::EventfsDir(ei) => {
                 self.eventfs_root_lookup(ei, d);
+                self.note_dentry(crate::target::LifetimeKind::DentryLookedUp, d);
                 if self.policy == super::Policy::V6_6 && self.dentries[d.0].inode.is_some() {
                     // 6.6/6.7 kept every dentry eventfs made until the event went.
                     self.dentries[d.0].count += 1;

@@ -42,7 +42,7 @@ const fn point(
     }
 }
 
-/// Every lifetime hook. The first four are the dcache's and make a usable observer alone.
+/// Every lifetime hook. The first five are the dcache's and make a usable observer alone.
 pub const HOOKS: &[HookPoint] = &[
     point(
         Hook::DentryAlloc,
@@ -51,6 +51,15 @@ pub const HOOKS: &[HookPoint] = &[
         (None, Some("fx_d_alloc")),
         false,
         "dentry births",
+    ),
+    // Births on the lookup path: d_alloc_parallel may have d_alloc inlined (6.12 does).
+    point(
+        Hook::DentryAlloc,
+        &["d_alloc_parallel"],
+        (None, Some("kr_d_alloc_parallel")),
+        (None, Some("fx_d_alloc_parallel")),
+        false,
+        "dentry births on the lookup path",
     ),
     point(
         Hook::Dput,
@@ -143,4 +152,4 @@ pub const HOOKS: &[HookPoint] = &[
 ];
 
 /// How many of [`HOOKS`], from the start, an observer needs to be worth running.
-pub const CORE_HOOKS: usize = 4;
+pub const CORE_HOOKS: usize = 5;

@@ -35,6 +35,8 @@ impl Reconstructor {
     pub fn feed(&mut self, r: &Record) -> Option<Lifetime> {
         use LifetimeKind as K;
         let (kind, refs) = match r.hook {
+            // d_alloc_parallel returning what d_alloc (or a racing lookup) already made.
+            Hook::DentryAlloc if self.dentries.contains_key(&r.dentry) => return None,
             Hook::DentryAlloc => (K::DentryBorn, r.refcount),
             Hook::Dput => (K::DentryDropped, r.refcount - 1),
             Hook::DInvalidate => (K::DentryInvalidated, r.refcount),
@@ -158,6 +160,14 @@ mod tests {
                 (LifetimeKind::DentryKilled, "events/g", 1),
             ]
         );
+    }
+
+    #[test]
+    fn a_birth_seen_twice_is_one_birth() {
+        let mut r = Reconstructor::new();
+        let born = rec(Hook::DentryAlloc, 0x10, 0, 0x1, "events/g");
+        assert!(r.feed(&born).is_some());
+        assert!(r.feed(&born).is_none());
     }
 
     #[test]

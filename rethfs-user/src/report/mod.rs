@@ -2,5 +2,7 @@
 
 pub mod doctor;
 pub mod records;
+pub mod timeline;
+pub mod trace;
 pub mod transcript;
 pub mod verdict;

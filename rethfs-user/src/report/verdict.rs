@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::check::{FindingKind, Side, Status, Verdict};
+use crate::check::{FindingKind, LifetimeCheck, Side, Status, Verdict};
 
 fn status(s: &Status) -> String {
     match s {
@@ -17,19 +17,36 @@ pub fn table(header: &str, verdicts: &[Verdict]) -> String {
     let mut s = format!("rethfs run: {header}\n");
     let _ = writeln!(
         s,
-        "{:<11} {:<12} {:>5} {:>8} {:>9}",
+        "{:<11} {:<12} {:>5} {:>8} {:>9}  LIFETIMES (host/model events)",
         "SCENARIO", "RESULT", "STEPS", "SKIPPED", "FINDINGS"
     );
     for v in verdicts {
+        let lifetimes = match &v.lifetimes {
+            LifetimeCheck::Made { host, model } => format!("checked ({host}/{model})"),
+            LifetimeCheck::NotMade(_) => "not checked".to_owned(),
+        };
         let _ = writeln!(
             s,
-            "{:<11} {:<12} {:>5} {:>8} {:>9}",
+            "{:<11} {:<12} {:>5} {:>8} {:>9}  {lifetimes}",
             v.scenario,
             status(&v.status),
             v.steps,
             v.skipped_steps,
             v.findings.len()
         );
+    }
+    // One line for the reasons lifetimes went unchecked, said once when all share it.
+    let reasons: std::collections::BTreeSet<&str> = verdicts
+        .iter()
+        .filter_map(|v| match &v.lifetimes {
+            LifetimeCheck::NotMade(why) if !matches!(v.status, Status::Skipped(_)) => {
+                Some(why.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    for why in reasons {
+        let _ = writeln!(s, "lifetimes not checked: {why}");
     }
     for v in verdicts {
         for note in &v.notes {
@@ -38,6 +55,7 @@ pub fn table(header: &str, verdicts: &[Verdict]) -> String {
         for f in &v.findings {
             let what = match &f.kind {
                 FindingKind::Divergence => "divergence".to_owned(),
+                FindingKind::LifetimeDivergence => "lifetime divergence".to_owned(),
                 FindingKind::Violation {
                     invariant,
                     side: Side::Both,

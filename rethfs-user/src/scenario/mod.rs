@@ -133,6 +133,18 @@ impl Scenario {
         })
     }
 
+    /// The scenario with its objects named `to` instead of `from` (the `{prefix}` it was
+    /// expanded with). Each scenario of a run gets a name of its own, so dentries an earlier
+    /// one left in the dcache are never met by a later one.
+    pub fn renamed(&self, from: &str, to: &str) -> Scenario {
+        let mut out = self.clone();
+        for s in &mut out.steps {
+            let text = serde_json::to_string(&s.action).expect("actions serialize");
+            s.action = serde_json::from_str(&text.replace(from, to)).expect("renamed action");
+        }
+        out
+    }
+
     /// For kernels without kprobes: the same scenario with each kprobe replaced by a uprobe of
     /// the same name on rethfs's own function (`None` when the scenario has no kprobe).
     pub fn with_uprobe_stand_in(&self) -> Result<Option<Scenario>, Error> {

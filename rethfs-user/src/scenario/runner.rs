@@ -70,12 +70,14 @@ pub fn run(target: &mut dyn Target, scenario: &Scenario) -> Transcript {
 
 /// Runs `scenario` on the host and the model in lockstep: each step on the host first, then,
 /// unless the host skipped it, on the model; a step the host skipped is skipped on both, so
-/// the two stay in the same state. Stops early when `stop` says so (a signal arrived).
+/// the two stay in the same state. Stops early when `stop` says so (a signal arrived). Only
+/// the lifetimes `keep` accepts are kept (a walk of the whole tree makes millions).
 pub fn run_pair(
     host: &mut dyn Target,
     model: &mut dyn Target,
     scenario: &Scenario,
     stop: &dyn Fn() -> bool,
+    keep: &dyn Fn(&Lifetime) -> bool,
 ) -> (Transcript, Transcript) {
     host.take_lifetimes();
     model.take_lifetimes();
@@ -97,8 +99,13 @@ pub fn run_pair(
             lifetimes,
             notes,
         };
-        hs.push(record(h, host.take_lifetimes(), host.take_notes()));
-        ms.push(record(m, model.take_lifetimes(), model.take_notes()));
+        let lifetimes = |t: &mut dyn Target| {
+            let mut l = t.take_lifetimes();
+            l.retain(keep);
+            l
+        };
+        hs.push(record(h, lifetimes(host), host.take_notes()));
+        ms.push(record(m, lifetimes(model), model.take_notes()));
     }
     let transcript = |t: &dyn Target, steps| Transcript {
         scenario: scenario.name.clone(),

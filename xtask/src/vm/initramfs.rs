@@ -1,6 +1,7 @@
 //! The guest's initramfs: static busybox, a static rethfs, the kernel's config, and an init
-//! that mounts what rethfs needs, runs it, and hands the results to the host over the second
-//! and third serial ports (8250 serial is built into every Debian kernel; virtio-console is
+//! that mounts what rethfs needs, runs it in /out, and hands the results to the host over the
+//! second (output and exit code) and third (every file rethfs wrote in /out, as a .tar.gz) serial
+//! ports (8250 serial is built into every Debian kernel; virtio-console is
 //! not in 6.1's cloud flavour) before powering off.
 
 use std::{fs, os::unix::fs::PermissionsExt, path::Path, process::Command};
@@ -22,10 +23,13 @@ mount -t securityfs none /sys/kernel/security 2>/dev/null
 mount -t bpf bpf /sys/fs/bpf 2>/dev/null
 stty -F /dev/ttyS1 raw -echo
 stty -F /dev/ttyS2 raw -echo
+mkdir -p /out
+cd /out
 /rethfs $(cat /args) > /log 2>&1
 code=$?
+[ -f /report.json ] && mv /report.json /out/report.json
 { cat /log; echo "rethfs-exit=$code"; } > /dev/ttyS1
-[ -f /report.json ] && cat /report.json > /dev/ttyS2
+tar -c -C /out . | gzip -1 > /dev/ttyS2
 poweroff -f
 "#;
 

@@ -61,10 +61,27 @@ pub fn run(series: &str, args: &[String], timeout_secs: u64) -> Result<u8> {
         .rsplit_once('\n')
         .unwrap_or(("", boot.status.trim_end()));
     println!("{log}");
-    if let Some(report) = &boot.report {
-        let path = workspace_root().join(format!("target/rethfs-vm-{series}.json"));
-        std::fs::write(&path, report)?;
-        eprintln!("xtask: report in {}", path.display());
+    if let Some(files) = &boot.files {
+        // Relative paths in ARGS land in the guest's /out and come back here.
+        let dir = workspace_root().join(format!("target/rethfs-vm-{series}"));
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+        }
+        std::fs::create_dir_all(&dir)?;
+        process::run(
+            Command::new("tar")
+                .arg("-xzf")
+                .arg(files)
+                .arg("-C")
+                .arg(&dir),
+        )?;
+        let report = dir.join("report.json");
+        if report.exists() {
+            let path = workspace_root().join(format!("target/rethfs-vm-{series}.json"));
+            std::fs::copy(&report, &path)?;
+            eprintln!("xtask: report in {}", path.display());
+        }
+        eprintln!("xtask: files rethfs wrote in {}", dir.display());
     }
     eprintln!(
         "xtask: kernel {} ({}): fetch {fetch_s:.1} s, initramfs {initrd_s:.1} s, boot to report {:.1} s",

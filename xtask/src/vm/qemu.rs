@@ -28,7 +28,8 @@ fn kvm_usable() -> bool {
 
 pub struct Boot {
     pub status: String,
-    pub report: Option<String>,
+    /// The .tar.gz of the files rethfs wrote in the guest's /out, when there were any.
+    pub files: Option<std::path::PathBuf>,
     pub accel: &'static str,
     pub seconds: f64,
 }
@@ -57,7 +58,7 @@ pub fn boot(vmlinuz: &Path, initrd: &Path, work: &Path, timeout: Duration) -> Re
         "-smp",
         "2",
         "-m",
-        "1G",
+        "2G",
         "-nodefaults",
         "-no-user-config",
         "-display",
@@ -103,7 +104,9 @@ pub fn boot(vmlinuz: &Path, initrd: &Path, work: &Path, timeout: Duration) -> Re
     }
     Ok(Boot {
         status: status_text,
-        report: fs::read_to_string(&report).ok().filter(|r| !r.is_empty()),
+        files: fs::metadata(&report)
+            .is_ok_and(|m| m.len() > 0)
+            .then_some(report),
         accel,
         seconds,
     })
