@@ -55,7 +55,8 @@ pub enum Command {
     /// Run scenarios on the host's tracefs and on the model, and report every difference and
     /// every broken invariant (exit 1 if any).
     Run {
-        /// A built-in scenario or a scenario TOML file; repeat for several (default: all).
+        /// A built-in scenario, `catalogue` (all but the audit) or a scenario TOML file; repeat
+        /// for several (default: the catalogue and the audit).
         #[arg(long, value_name = "NAME|FILE")]
         scenario: Vec<String>,
         /// Apply the model rules of this kernel version instead of the running kernel's.
@@ -79,6 +80,19 @@ pub enum Command {
     },
     /// Remove the probes and instances that killed rethfs runs left behind, and nothing else.
     Cleanup,
+    /// Measure what observing costs: churn cycles per second unobserved, under each lifetime
+    /// observer, and under ftrace's own kprobe_events on the same functions.
+    Bench {
+        /// Create+remove cycles per round.
+        #[arg(long, default_value_t = 2000)]
+        cycles: usize,
+        /// Rounds per observer; the median is reported.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Also write the figures as JSON to this file.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
     /// Run a scenario on the reference eventfs model alone (no root, no tracefs needed).
     Model {
         /// A built-in scenario or a scenario TOML file; without it, list the built-in ones.

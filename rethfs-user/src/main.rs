@@ -53,6 +53,18 @@ fn main() -> ExitCode {
             allow_remount,
         }),
         Command::Cleanup => cmd::cleanup::run(opts.tracefs.as_deref()).map(|()| 0),
+        Command::Bench {
+            cycles,
+            rounds,
+            json,
+        } => cmd::bench::run(cmd::bench::BenchOptions {
+            tracefs: opts.tracefs.as_deref(),
+            btf: &opts.btf,
+            cycles,
+            rounds,
+            json,
+        })
+        .map(|()| 0),
     };
     match result {
         Ok(code) => ExitCode::from(code),

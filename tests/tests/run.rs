@@ -255,3 +255,133 @@ fn remounts_are_skipped_by_default_and_put_back_when_allowed() {
         "remount options or objects not put back"
     );
 }
+
+/// Where neither kprobes nor fentry load (this host), the fallback observer runs, the verdict
+/// says which lifetime facts it cannot see, and the pictures still come out, model side only.
+#[test]
+#[ignore = "host test: needs root and a real tracefs"]
+fn without_a_lifetime_observer_the_run_says_what_it_cannot_see_and_still_draws() {
+    let _serial = serial();
+    let before = host_state();
+    let dir = std::env::temp_dir().join(format!("rethfs-pictures-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    let (json, trace, svg) = (dir.join("r.json"), dir.join("t.json"), dir.join("t.svg"));
+    let arg = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+    let out = output(&mut rethfs(&[
+        "run",
+        "--scenario",
+        "cache",
+        "--json",
+        &arg(&json),
+        "--trace",
+        &arg(&trace),
+        "--timeline",
+        &arg(&svg),
+    ]));
+    let doc: Value = serde_json::from_slice(&fs::read(&json).unwrap()).unwrap();
+    let lifetime_observer = doc["host"]["backends"].as_array().unwrap().iter().any(|b| {
+        ["kprobe", "fentry"].contains(&b["name"].as_str().unwrap()) && b["available"] == true
+    });
+    let v = &doc["verdicts"][0];
+    if lifetime_observer {
+        assert_eq!(v["lifetimes"]["status"], "made", "{}", text(&out));
+    } else {
+        assert_eq!(v["lifetimes"]["status"], "not_made", "{}", text(&out));
+        let why = v["lifetimes"]["detail"].as_str().unwrap();
+        assert!(why.contains("not seen: dentry births"), "{why}");
+        assert!(
+            text(&out).contains("lifetimes not checked: "),
+            "{}",
+            text(&out)
+        );
+        assert_eq!(doc["observer"]["name"], "tracepoint", "{}", doc["observer"]);
+        assert!(
+            doc["observer"]["records"].as_u64().unwrap() > 0,
+            "the fallback saw nothing"
+        );
+    }
+    let t: Value = serde_json::from_slice(&fs::read(&trace).unwrap()).unwrap();
+    let events = t["traceEvents"].as_array().unwrap();
+    assert!(events.iter().any(|e| e["args"]["name"] == "cache: model"));
+    // The model predicts the cache scenario's event file born once and killed at removal.
+    assert!(
+        events
+            .iter()
+            .any(|e| e["ph"] == "X" && e["name"].as_str().unwrap().ends_with("/ev/enable"))
+    );
+    let picture = fs::read_to_string(&svg).unwrap();
+    assert!(picture.starts_with("<svg") && picture.trim_end().ends_with("</svg>"));
+    assert!(
+        picture.contains("cache (22 steps"),
+        "{}",
+        &picture[..400.min(picture.len())]
+    );
+    fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(host_state(), before, "the run changed the host");
+}
+
+/// A forced observer this kernel cannot load ends the run before anything is made, exit 2.
+#[test]
+#[ignore = "host test: needs root and a real tracefs"]
+fn a_forced_observer_that_cannot_load_is_refused_before_anything_is_made() {
+    let _serial = serial();
+    let before = host_state();
+    for observer in ["kprobe", "fentry"] {
+        let out = output(&mut rethfs(&[
+            "run",
+            "--scenario",
+            "seed",
+            "--attach",
+            observer,
+        ]));
+        let doctor = output(&mut rethfs(&["doctor", "--json"]));
+        let profile: Value = serde_json::from_slice(&doctor.stdout).unwrap();
+        let loads = profile["backends"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["name"] == observer && b["available"] == true);
+        if loads {
+            eprintln!("{observer} loads on this kernel: nothing to refuse");
+            continue;
+        }
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(
+            text(&out).contains(&format!("--attach {observer}: ")),
+            "{}",
+            text(&out)
+        );
+        assert_eq!(host_state(), before, "a refused run changed the host");
+    }
+}
+
+/// The benchmark measures the unobserved churn and says why each observer it cannot run was
+/// skipped; bad counts are usage errors.
+#[test]
+#[ignore = "host test: needs root and a real tracefs"]
+fn bench_prints_figures_and_reasons() {
+    let _serial = serial();
+    let before = host_state();
+    let out = output(&mut rethfs(&["bench", "--cycles", "50", "--rounds", "1"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let none = text(&out)
+        .lines()
+        .find(|l| l.starts_with("none "))
+        .map(str::to_owned)
+        .unwrap_or_default();
+    let rate: f64 = none.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(rate > 0.0, "{none}");
+    for mode in ["fentry", "kprobe", "ftrace kprobe_events"] {
+        let line = text(&out)
+            .lines()
+            .find(|l| l.starts_with(mode))
+            .map(str::to_owned);
+        let line = line.unwrap_or_else(|| panic!("no {mode} row:\n{}", text(&out)));
+        // Either a figure or the reason it could not be taken.
+        assert!(line.contains('%') || line.contains("skipped: "), "{line}");
+    }
+    assert_eq!(host_state(), before, "the benchmark changed the host");
+    let bad = output(&mut rethfs(&["bench", "--cycles", "0"]));
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    assert!(text(&bad).contains("--cycles"), "{}", text(&bad));
+}

@@ -155,13 +155,13 @@ fn reachable(live: &HashMap<(String, u32), Live>, key: &(String, u32)) -> bool {
 pub fn invariants(t: &Transcript, prefix: &str) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut live: HashMap<(String, u32), Live> = HashMap::new();
-    // Paths of eis freed (and not made again), and freed eis not yet released.
-    let mut freed_paths: HashSet<String> = HashSet::new();
+    // Paths of eis freed (and not made again) with the step that freed them, and freed eis
+    // not yet released.
+    let mut freed_paths: HashMap<String, usize> = HashMap::new();
     let mut unreleased: HashSet<(String, u32)> = HashSet::new();
     let mut handles: HashMap<String, String> = HashMap::new();
     let mut cwd: Option<String> = None;
     for s in &t.steps {
-        let freed_before = freed_paths.clone();
         for l in s.lifetimes.iter().filter(|l| ours(&l.path, prefix)) {
             let key = (l.path.clone(), l.generation);
             match l.kind {
@@ -192,7 +192,7 @@ pub fn invariants(t: &Transcript, prefix: &str) -> Vec<Finding> {
                     freed_paths.remove(&l.path);
                 }
                 LifetimeKind::EiFreed => {
-                    freed_paths.insert(l.path.clone());
+                    freed_paths.insert(l.path.clone(), s.index);
                     unreleased.insert(key);
                 }
                 LifetimeKind::EiReleased => {
@@ -200,7 +200,10 @@ pub fn invariants(t: &Transcript, prefix: &str) -> Vec<Finding> {
                 }
                 LifetimeKind::Revalidated => {
                     // The removal returned in an earlier step: nothing may find it valid now.
-                    if let Some(gone) = freed_before.iter().find(|f| under(&l.path, f)) {
+                    let earlier = freed_paths
+                        .iter()
+                        .find(|(f, at)| **at < s.index && under(&l.path, f));
+                    if let Some((gone, _)) = earlier {
                         out.push(finding(
                             s,
                             violation("no-revalidate-after-removal"),
@@ -219,7 +222,7 @@ pub fn invariants(t: &Transcript, prefix: &str) -> Vec<Finding> {
                 let mut stale: Vec<&String> = live
                     .keys()
                     .map(|(p, _)| p)
-                    .filter(|p| freed_paths.iter().any(|f| under(p, f)) && !held(p))
+                    .filter(|p| freed_paths.keys().any(|f| under(p, f)) && !held(p))
                     .collect();
                 stale.sort();
                 if !stale.is_empty() {
@@ -326,4 +329,236 @@ pub fn count(t: &Transcript, prefix: &str) -> usize {
         .flat_map(|s| &s.lifetimes)
         .filter(|l| ours(&l.path, prefix))
         .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::Value;
+
+    const P: &str = "rethfs_1_0";
+
+    fn l(kind: LifetimeKind, path: &str, generation: u32) -> Lifetime {
+        Lifetime {
+            kind,
+            path: path.replace("{p}", P),
+            generation,
+            refs: 0,
+            ino: 0,
+            t_ns: None,
+        }
+    }
+
+    fn step(index: usize, action: Action, lifetimes: Vec<Lifetime>) -> StepResult {
+        StepResult {
+            index,
+            line: index,
+            action,
+            outcome: Outcome::Ok(Value::Done),
+            lifetimes,
+            notes: Vec::new(),
+        }
+    }
+
+    fn transcript(steps: Vec<StepResult>) -> Transcript {
+        Transcript {
+            scenario: "t".into(),
+            target: "t".into(),
+            steps,
+        }
+    }
+
+    fn stat(path: &str) -> Action {
+        Action::Stat {
+            path: path.replace("{p}", P),
+        }
+    }
+
+    fn invariant_names(t: &Transcript) -> Vec<&'static str> {
+        invariants(t, P)
+            .into_iter()
+            .map(|f| match f.kind {
+                FindingKind::Violation { invariant, .. } => invariant,
+                _ => "not a violation",
+            })
+            .collect()
+    }
+
+    use LifetimeKind::*;
+
+    #[test]
+    fn a_missing_birth_is_a_divergence_but_order_across_objects_is_not() {
+        let a = "events/{p}/ev";
+        let b = "events/{p}/ev/enable";
+        let host = transcript(vec![step(
+            1,
+            stat(b),
+            vec![
+                l(DentryBorn, b, 0),
+                l(DentryBorn, a, 0),
+                l(DentryDropped, a, 0),
+            ],
+        )]);
+        let same = transcript(vec![step(
+            1,
+            stat(b),
+            vec![l(DentryBorn, a, 0), l(DentryBorn, b, 0)],
+        )]);
+        assert!(compare(&host, &same, P).is_empty());
+        let missing = transcript(vec![step(1, stat(b), vec![l(DentryBorn, a, 0)])]);
+        let found = compare(&host, &missing, P);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].kind, FindingKind::LifetimeDivergence);
+        assert!(
+            found[0].host.ends_with("ev/enable: born"),
+            "{}",
+            found[0].host
+        );
+        assert!(
+            found[0].model.ends_with("ev/enable: nothing"),
+            "{}",
+            found[0].model
+        );
+        // Objects not the run's, and tracefs files outside eventfs, are not compared.
+        let other = transcript(vec![step(
+            1,
+            stat(b),
+            vec![l(DentryBorn, "events/sched", 0)],
+        )]);
+        assert!(compare(&other, &transcript(vec![step(1, stat(b), vec![])]), P).is_empty());
+        let control = transcript(vec![step(
+            1,
+            stat(b),
+            vec![l(DentryBorn, "instances/{p}/trace", 0)],
+        )]);
+        assert!(compare(&control, &transcript(vec![step(1, stat(b), vec![])]), P).is_empty());
+    }
+
+    #[test]
+    fn revalidation_after_the_removal_returned_is_a_violation() {
+        let ev = "events/{p}/ev";
+        let removal = Action::Control {
+            file: crate::target::ControlFile::UprobeEvents,
+            line: format!("-:{P}/ev"),
+        };
+        // Within the removing step, a revalidation may still pass: eventfs frees under a lock
+        // that a concurrent walk may have passed.
+        let during = transcript(vec![step(
+            1,
+            removal.clone(),
+            vec![l(EiFreed, ev, 0), l(Revalidated, ev, 0)],
+        )]);
+        assert!(invariant_names(&during).is_empty());
+        let after = transcript(vec![
+            step(1, removal.clone(), vec![l(EiFreed, ev, 0)]),
+            step(2, stat(ev), vec![l(Revalidated, ev, 0)]),
+        ]);
+        assert_eq!(invariant_names(&after), ["no-revalidate-after-removal"]);
+        let remade = transcript(vec![
+            step(1, removal, vec![l(EiFreed, ev, 0)]),
+            step(
+                2,
+                stat(ev),
+                vec![l(EiCreated, ev, 1), l(Revalidated, ev, 0)],
+            ),
+        ]);
+        assert!(invariant_names(&remade).is_empty());
+    }
+
+    #[test]
+    fn drop_caches_leaves_no_unheld_stale_dentry_and_no_leaked_ei() {
+        let ev = "events/{p}/ev";
+        let file = "events/{p}/ev/enable";
+        let made = step(
+            1,
+            stat(file),
+            vec![
+                l(EiCreated, ev, 0),
+                l(DentryBorn, ev, 0),
+                l(DentryBorn, file, 0),
+            ],
+        );
+        let freed = step(2, stat("x"), vec![l(EiFreed, ev, 0)]);
+        let stale = transcript(vec![
+            made.clone(),
+            freed.clone(),
+            step(3, Action::DropCaches, vec![]),
+        ]);
+        assert_eq!(
+            invariant_names(&stale),
+            ["no-stale-dentry-after-drop-caches"]
+        );
+        let clean = transcript(vec![
+            made.clone(),
+            freed.clone(),
+            step(
+                3,
+                Action::DropCaches,
+                vec![l(DentryKilled, file, 0), l(DentryKilled, ev, 0)],
+            ),
+        ]);
+        assert_eq!(invariant_names(&clean), ["no-leaked-ei-after-drop-caches"]);
+        let released = transcript(vec![
+            made.clone(),
+            freed.clone(),
+            step(
+                3,
+                Action::DropCaches,
+                vec![
+                    l(DentryKilled, file, 0),
+                    l(DentryKilled, ev, 0),
+                    l(EiReleased, ev, 0),
+                ],
+            ),
+        ]);
+        assert!(invariant_names(&released).is_empty());
+        // An open file pins its dentry and ancestors: not stale.
+        let open = Action::Open {
+            path: file.replace("{p}", P),
+            mode: crate::target::OpenMode::Read,
+            handle: "h".into(),
+        };
+        let held = transcript(vec![
+            made,
+            step(2, open, vec![]),
+            freed,
+            step(4, Action::DropCaches, vec![]),
+        ]);
+        assert!(invariant_names(&held).is_empty());
+    }
+
+    #[test]
+    fn nothing_below_a_removed_instance_stays_reachable() {
+        let inst = "instances/{p}";
+        let events = "instances/{p}/events";
+        let enable = "instances/{p}/events/enable";
+        let made = step(
+            1,
+            Action::Mkdir {
+                path: inst.replace("{p}", P),
+            },
+            vec![
+                l(DentryBorn, inst, 0),
+                l(DentryBorn, events, 0),
+                l(DentryBorn, enable, 0),
+            ],
+        );
+        let rmdir = |lifetimes| {
+            step(
+                2,
+                Action::Rmdir {
+                    path: inst.replace("{p}", P),
+                },
+                lifetimes,
+            )
+        };
+        let forgotten = transcript(vec![
+            made.clone(),
+            rmdir(vec![l(DentryInvalidated, enable, 0)]),
+        ]);
+        assert_eq!(invariant_names(&forgotten), ["instance-rmdir-invalidates"]);
+        // The parent unhashed makes the held child unreachable too.
+        let unhashed = transcript(vec![made, rmdir(vec![l(DentryInvalidated, events, 0)])]);
+        assert!(invariant_names(&unhashed).is_empty());
+    }
 }

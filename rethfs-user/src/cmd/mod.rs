@@ -1,5 +1,6 @@
 //! One module per subcommand: each checks its environment, does its job, reports.
 
+pub mod bench;
 pub mod cleanup;
 pub mod doctor;
 pub mod model;

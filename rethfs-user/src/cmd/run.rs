@@ -120,7 +120,8 @@ fn start_observer(
 
 /// Why lifetimes cannot be checked with `live`: what its observer cannot see.
 fn unseen(live: Option<&Live>) -> String {
-    let facts: Vec<&str> = crate::observe::HOOKS.iter().map(|h| h.sees).collect();
+    let mut facts: Vec<&str> = crate::observe::HOOKS.iter().map(|h| h.sees).collect();
+    facts.dedup();
     let who = match live {
         Some(l) => format!(
             "the {} observer (the best this kernel loads) sees open files only",
@@ -138,8 +139,9 @@ enum Job {
     Churn,
 }
 
-/// The named scenarios, or by default the catalogue and the audit. churn is run only when
-/// named: on vulnerable kernels it oopses (see `HOST_ONLY`).
+/// The named scenarios (`catalogue` names every built-in one but the audit), or by default the
+/// catalogue and the audit. churn is run only when named: on vulnerable kernels it oopses
+/// (see `HOST_ONLY`).
 fn jobs(names: &[String]) -> Result<Vec<Job>> {
     let all: Vec<String>;
     let names = if names.is_empty() {
@@ -153,14 +155,21 @@ fn jobs(names: &[String]) -> Result<Vec<Job>> {
     } else {
         names
     };
-    names
-        .iter()
-        .map(|n| match n.as_str() {
-            "audit" => Ok(Job::Audit),
-            "churn" => Ok(Job::Churn),
-            _ => Scenario::resolve(n).map(Job::Steps),
-        })
-        .collect()
+    let mut out = Vec::new();
+    for n in names {
+        match n.as_str() {
+            "audit" => out.push(Job::Audit),
+            "churn" => out.push(Job::Churn),
+            // The built-in scenarios without the audit.
+            "catalogue" => {
+                for (name, _) in CATALOGUE {
+                    out.push(Job::Steps(Scenario::resolve(name)?));
+                }
+            }
+            _ => out.push(Job::Steps(Scenario::resolve(n)?)),
+        }
+    }
+    Ok(out)
 }
 
 /// Churn cycles and the time bound of the `churn` scenario.

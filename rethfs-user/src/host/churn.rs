@@ -46,7 +46,8 @@ pub struct Churn {
     pub oopses: Vec<String>,
 }
 
-fn append(path: &Path, line: &str) -> std::io::Result<()> {
+/// Appends `line` to a control file, as `echo LINE >> FILE` does.
+pub fn append(path: &Path, line: &str) -> std::io::Result<()> {
     OpenOptions::new()
         .append(true)
         .open(path)?

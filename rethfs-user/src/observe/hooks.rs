@@ -59,7 +59,7 @@ pub const HOOKS: &[HookPoint] = &[
         (None, Some("kr_d_alloc_parallel")),
         (None, Some("fx_d_alloc_parallel")),
         false,
-        "dentry births on the lookup path",
+        "dentry births",
     ),
     point(
         Hook::Dput,

@@ -21,7 +21,7 @@ pub use live::{Batch, Live};
 pub use observer::{HookStatus, Observer};
 pub use reconstruct::Reconstructor;
 pub use record::Record;
-pub use session::{Session, Summary};
+pub use session::{Session, Summary, kallsyms};
 
 use crate::{error::Result, profile::KernelConfig};
 

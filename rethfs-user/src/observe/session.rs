@@ -44,7 +44,7 @@ fn monotonic_ns() -> u64 {
 }
 
 /// Names in /proc/kallsyms, for resolving which of a hook's candidate functions exists.
-fn kallsyms() -> HashSet<String> {
+pub fn kallsyms() -> HashSet<String> {
     std::fs::read_to_string("/proc/kallsyms")
         .unwrap_or_default()
         .lines()

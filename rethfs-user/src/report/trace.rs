@@ -137,9 +137,9 @@ pub fn write_chrome_json(scenarios: &[ScenarioLifetimes], out: impl Write) -> st
         first: true,
         error: None,
     };
-    write!(
+    writeln!(
         events.out,
-        "{{\"displayTimeUnit\": \"ms\", \"traceEvents\": [\n"
+        "{{\"displayTimeUnit\": \"ms\", \"traceEvents\": ["
     )?;
     let mut base_steps = 0u64;
     for (n, sc) in scenarios.iter().enumerate() {
