@@ -56,7 +56,8 @@ hooks! {
     Dput = 11, "dput";
     /// `d_invalidate` entered (it returns at once for an already unhashed dentry).
     DInvalidate = 12, "d_invalidate";
-    /// `__dentry_kill` (`dentry_kill` from 7.2) entered: the dentry is being freed.
+    /// `__dentry_kill` (`dentry_kill` from 7.2) entered: at count zero the dentry is being
+    /// freed; 7.x also enters it with references held, and then returns doing nothing.
     DentryKill = 13, "dentry_kill";
     /// `eventfs_root_lookup` returned `ret` (NULL on success, or an ERR_PTR) for `dentry`.
     Lookup = 14, "eventfs_root_lookup";

@@ -40,6 +40,10 @@ impl Reconstructor {
             Hook::DentryAlloc => (K::DentryBorn, r.refcount),
             Hook::Dput => (K::DentryDropped, r.refcount - 1),
             Hook::DInvalidate => (K::DentryInvalidated, r.refcount),
+            // 7.x's dentry_kill is entered with references held too (d_make_discardable calls
+            // it unconditionally) and then gives up in lock_for_kill; only an entry at count
+            // zero goes on to kill. 6.12's __dentry_kill is only entered at zero.
+            Hook::DentryKill if r.refcount != 0 => return None,
             Hook::DentryKill => (K::DentryKilled, r.refcount),
             Hook::Lookup => (K::DentryLookedUp, r.refcount),
             Hook::Revalidate if r.ret > 0 => (K::Revalidated, r.refcount),
@@ -145,7 +149,8 @@ mod tests {
     fn a_reused_pointer_is_a_new_generation() {
         let mut r = Reconstructor::new();
         let born = rec(Hook::DentryAlloc, 0x10, 0, 0x1, "events/g");
-        let killed = rec(Hook::DentryKill, 0x10, 0, 0x1, "events/g");
+        let mut killed = rec(Hook::DentryKill, 0x10, 0, 0x1, "events/g");
+        killed.refcount = 0;
         let out: Vec<Lifetime> = [&born, &killed, &born, &killed]
             .iter()
             .filter_map(|x| r.feed(x))
@@ -159,6 +164,19 @@ mod tests {
                 (LifetimeKind::DentryBorn, "events/g", 1),
                 (LifetimeKind::DentryKilled, "events/g", 1),
             ]
+        );
+    }
+
+    #[test]
+    fn a_kill_entered_with_references_held_is_no_kill() {
+        let mut r = Reconstructor::new();
+        let mut attempt = rec(Hook::DentryKill, 0x10, 0, 0x1, "instances/i/events");
+        attempt.refcount = 1;
+        assert!(r.feed(&attempt).is_none());
+        attempt.refcount = 0;
+        assert_eq!(
+            r.feed(&attempt).map(|l| l.kind),
+            Some(LifetimeKind::DentryKilled)
         );
     }
 

@@ -203,11 +203,13 @@ pub fn svg(scenarios: &[ScenarioLifetimes]) -> String {
         }
         for &s in &sc.removals {
             let x = x_of(s as f64) - 2.0;
+            // Labels in the right half run leftwards, so they stay on the page.
+            let anchor = if x > LEFT + PLOT_WIDTH / 2.0 { "end" } else { "start" };
             let _ = write!(
                 body,
-                r##"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{bottom:.1}" stroke="#c62828" stroke-dasharray="4,3"/><text x="{:.1}" y="{:.1}" font-size="10" fill="#c62828">{}</text>"##,
+                r##"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{bottom:.1}" stroke="#c62828" stroke-dasharray="4,3"/><text x="{:.1}" y="{:.1}" font-size="10" fill="#c62828" text-anchor="{anchor}">{}</text>"##,
                 top - 2.0,
-                x + 3.0,
+                if anchor == "end" { x - 3.0 } else { x + 3.0 },
                 top + 8.0,
                 escape(&sc.steps[s - 1])
             );
