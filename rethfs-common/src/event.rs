@@ -6,6 +6,9 @@ pub const PATH_DEPTH: usize = 8;
 pub const NAME_CAPTURE: usize = 48;
 /// `TASK_COMM_LEN`.
 pub const COMM_LEN: usize = 16;
+/// `path` holds the dentry's own name only: the hooks that fire many times per object skip
+/// the walk, and user space takes the rest from the object it saw born at that pointer.
+pub const LEAF_ONLY: u8 = 1;
 
 macro_rules! hooks {
     ($($(#[$doc:meta])* $variant:ident = $value:literal, $name:literal;)*) => {
@@ -106,8 +109,10 @@ pub struct KernelEvent {
     pub hook: u32,
     /// `d_inode->i_mode`, 0 for a negative dentry.
     pub mode: u16,
-    /// Components filled in `path`.
-    pub depth: u16,
+    /// Components filled in `path`; `PATH_DEPTH + 1` when the path was deeper.
+    pub depth: u8,
+    /// [`LEAF_ONLY`] or 0.
+    pub flags: u8,
     pub comm: [u8; COMM_LEN],
     /// Leaf first, each NUL-terminated; the walk stops at the root (its own parent).
     pub path: [[u8; NAME_CAPTURE]; PATH_DEPTH],

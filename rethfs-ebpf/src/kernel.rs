@@ -4,7 +4,7 @@ use aya_ebpf::helpers::{
     bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_probe_read_kernel,
     bpf_probe_read_kernel_str_bytes, generated::bpf_get_current_task, generated::bpf_ktime_get_ns,
 };
-use rethfs_common::{Hook, KernelEvent, Offsets, PATH_DEPTH, TRACEFS_MAGIC};
+use rethfs_common::{Hook, KernelEvent, LEAF_ONLY, Offsets, PATH_DEPTH, TRACEFS_MAGIC};
 
 use crate::maps::{EVENTS, count_lost};
 
@@ -81,16 +81,40 @@ pub fn emit(hook: Hook, fill: impl FnOnce(&mut KernelEvent)) -> Result<(), i32> 
     ev.hook = hook as u32;
     ev.mode = 0;
     ev.depth = 0;
+    ev.flags = 0;
     ev.comm = bpf_get_current_comm().unwrap_or([0; 16]);
     ev.path[0][0] = 0;
     fill(ev);
-    entry.submit(0);
+    // Waking the reader for every record costs more than the record (a context switch each):
+    // the readers drain on a short tick, and are woken early only when the ring fills up.
+    let wake = if EVENTS.query(BPF_RB_AVAIL_DATA) > WAKE_AT_BYTES {
+        BPF_RB_FORCE_WAKEUP
+    } else {
+        BPF_RB_NO_WAKEUP
+    };
+    entry.submit(wake);
     Ok(())
+}
+
+/// `bpf_ringbuf_query` and `bpf_ringbuf_submit` flags (include/uapi/linux/bpf.h).
+const BPF_RB_AVAIL_DATA: u64 = 0;
+const BPF_RB_NO_WAKEUP: u64 = 1;
+const BPF_RB_FORCE_WAKEUP: u64 = 2;
+/// Unread bytes at which a record wakes the reader: an eighth of the 32 MiB ring.
+const WAKE_AT_BYTES: u64 = 4 << 20;
+
+/// How much of a dentry's path a record carries.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Path {
+    /// Walked up to the root: births and rare hooks, which name objects user space may not know.
+    Full,
+    /// The dentry's own name: hooks that fire many times per object (`LEAF_ONLY`).
+    Leaf,
 }
 
 /// The dentry's own facts: identity, parent, inode number and mode, count, and its path.
 #[inline(always)]
-pub fn dentry_facts(o: &Offsets, ev: &mut KernelEvent, dentry: u64) {
+pub fn dentry_facts(o: &Offsets, ev: &mut KernelEvent, dentry: u64, path: Path) {
     let inode: u64 = read(dentry, o.dentry_inode).unwrap_or(0);
     ev.dentry = dentry;
     ev.parent = read(dentry, o.dentry_parent).unwrap_or(0);
@@ -99,7 +123,14 @@ pub fn dentry_facts(o: &Offsets, ev: &mut KernelEvent, dentry: u64) {
         ev.mode = read(inode, o.inode_mode).unwrap_or(0);
     }
     ev.refcount = read(dentry, o.dentry_count).unwrap_or(-1);
-    path_from(o, ev, 0, dentry);
+    match path {
+        Path::Full => path_from(o, ev, 0, dentry),
+        Path::Leaf => {
+            read_name(o, dentry, &mut ev.path[0]);
+            ev.depth = 1;
+            ev.flags = LEAF_ONLY;
+        }
+    }
 }
 
 /// Fills `ev.path[from..]` with the names of `dentry` and its ancestors up to, not including,
@@ -126,7 +157,7 @@ pub fn path_from(o: &Offsets, ev: &mut KernelEvent, from: usize, dentry: u64) {
     if depth == PATH_DEPTH && read::<u64>(d, o.dentry_parent).is_ok_and(|p| p != d) {
         depth = PATH_DEPTH + 1;
     }
-    ev.depth = depth as u16;
+    ev.depth = depth as u8;
 }
 
 /// Copies `d_name.name` of `dentry` into `buf`, NUL-terminated; empty when unreadable.

@@ -38,7 +38,7 @@ fn observe_fd(ctx: &TracePointContext, hook: Hook) -> u32 {
     };
     let fill = |ev: &mut rethfs_common::KernelEvent| {
         ev.fd = fd as i32;
-        kernel::dentry_facts(&o, ev, dentry);
+        kernel::dentry_facts(&o, ev, dentry, kernel::Path::Full);
     };
     if kernel::is_tracefs(&o, dentry) && kernel::emit(hook, fill).is_err() {
         debug!(ctx, "rethfs: {} record for fd {} lost", hook as u32, fd);

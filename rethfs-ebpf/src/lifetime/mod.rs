@@ -13,16 +13,22 @@ mod kprobe;
 use rethfs_common::{Hook, KernelEvent, Offsets};
 
 use crate::{
-    kernel::{self, dentry_facts, emit, is_err_or_null, path_from, read, read_str},
+    kernel::{self, Path, dentry_facts, emit, is_err_or_null, path_from, read, read_str},
     maps::OFFSETS,
 };
 
-/// A dentry hook: records `dentry` when it is on tracefs.
+/// A dentry hook: records `dentry` when it is on tracefs, with its path walked for births
+/// only (user space knows every later dentry by pointer).
 #[inline(always)]
 fn on_dentry(hook: Hook, dentry: u64) -> u32 {
     let o = OFFSETS.load();
+    let path = if hook == Hook::DentryAlloc {
+        Path::Full
+    } else {
+        Path::Leaf
+    };
     if kernel::is_tracefs(&o, dentry) {
-        let _ = emit(hook, |ev| dentry_facts(&o, ev, dentry));
+        let _ = emit(hook, |ev| dentry_facts(&o, ev, dentry, path));
     }
     0
 }
@@ -41,7 +47,7 @@ fn on_d_alloc_ret(dentry: u64) -> u32 {
 fn on_lookup_ret(dentry: u64, ret: i64) -> u32 {
     let o = OFFSETS.load();
     let _ = emit(Hook::Lookup, |ev| {
-        dentry_facts(&o, ev, dentry);
+        dentry_facts(&o, ev, dentry, Path::Full);
         ev.ret = ret;
     });
     0
@@ -53,7 +59,7 @@ fn on_lookup_ret(dentry: u64, ret: i64) -> u32 {
 fn on_revalidate_ret(dentry: u64, ret: i64) -> u32 {
     let o = OFFSETS.load();
     let _ = emit(Hook::Revalidate, |ev| {
-        dentry_facts(&o, ev, dentry);
+        dentry_facts(&o, ev, dentry, Path::Leaf);
         ev.ret = ret;
     });
     0
@@ -64,7 +70,7 @@ fn on_revalidate_ret(dentry: u64, ret: i64) -> u32 {
 fn on_iterate(file: u64) -> u32 {
     let o = OFFSETS.load();
     if let Ok(dentry) = read::<u64>(file, o.file_dentry) {
-        let _ = emit(Hook::Iterate, |ev| dentry_facts(&o, ev, dentry));
+        let _ = emit(Hook::Iterate, |ev| dentry_facts(&o, ev, dentry, Path::Full));
     }
     0
 }
@@ -131,7 +137,7 @@ fn on_ei(hook: Hook, ei: u64) -> u32 {
 fn on_d_release(dentry: u64) -> u32 {
     let o = OFFSETS.load();
     let _ = emit(Hook::EiDentryRelease, |ev| {
-        dentry_facts(&o, ev, dentry);
+        dentry_facts(&o, ev, dentry, Path::Leaf);
         ev.ei = read(dentry, o.dentry_fsdata).unwrap_or(0);
     });
     0

@@ -39,6 +39,9 @@ pub struct Row {
     pub records: u64,
     /// Records lost in the kernel (for ftrace: its buffer's overruns).
     pub lost: u64,
+    /// Records per cycle by hook, for the lifetime observers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub per_cycle: Vec<(&'static str, f64)>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub skipped: String,
 }
@@ -194,6 +197,7 @@ pub fn run(opts: BenchOptions) -> Result<()> {
         percent: rate.map(|r| 100.0 * r / base),
         records,
         lost,
+        per_cycle: Vec::new(),
         skipped,
     };
     let mut rows = vec![row("none", Some(base), (0, 0), String::new())];
@@ -204,7 +208,14 @@ pub fn run(opts: BenchOptions) -> Result<()> {
             Ok(live) => {
                 let rate = measure(&root, &prefix, cycles, rounds)?;
                 let last = live.stop();
-                row(o.name(), Some(rate), (last.seen, last.lost), String::new())
+                let mut r = row(o.name(), Some(rate), (last.seen, last.lost), String::new());
+                let all = (cycles * rounds) as f64;
+                r.per_cycle = last
+                    .by_hook
+                    .iter()
+                    .map(|(h, n)| (*h, *n as f64 / all))
+                    .collect();
+                r
             }
             Err(e) => row(o.name(), None, (0, 0), e.to_string()),
         });
@@ -219,7 +230,7 @@ pub fn run(opts: BenchOptions) -> Result<()> {
         Err(e) => row("ftrace kprobe_events", None, (0, 0), e),
     });
     println!(
-        "rethfs bench: Linux {release}, churn cycles (make a probe, stat its enable, remove it, \
+        "rethfs bench: Linux {release}, churn cycles (make a uprobe event, stat its enable, remove it, \
          stat again), median of {rounds} rounds of {cycles}"
     );
     println!(
@@ -238,6 +249,15 @@ pub fn run(opts: BenchOptions) -> Result<()> {
             ),
             None => println!("{:<22} skipped: {}", r.mode, r.skipped),
         }
+    }
+    // Where the records come from: what a cycle costs each observer.
+    for r in rows.iter().filter(|r| !r.per_cycle.is_empty()) {
+        let parts: Vec<String> = r
+            .per_cycle
+            .iter()
+            .map(|(h, n)| format!("{h} {n:.1}"))
+            .collect();
+        println!("{} records per cycle: {}", r.mode, parts.join(", "));
     }
     if let Some(path) = &opts.json {
         let doc = serde_json::json!({"kernel": release, "cycles": cycles, "rounds": rounds, "rows": rows});

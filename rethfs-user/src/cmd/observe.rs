@@ -10,7 +10,7 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use crate::{
     error::{Error, Result, require_root},
-    observe::{Observer, Session},
+    observe::{Observer, Reconstructor, Session},
     profile::{KernelProfile, ProfileOptions},
     report::records::Printer,
 };
@@ -55,8 +55,14 @@ pub fn run(
             )),
         );
         let mut printer = Printer::new(io::stdout().lock(), json);
+        // Follows pointers so records that carry only a name print their whole path.
+        let mut paths = Reconstructor::new();
         let summary = session
-            .run(stop_signal(duration)?, |r| printer.print(&r))
+            .run(stop_signal(duration)?, |mut r| {
+                paths.resolve(&mut r);
+                paths.feed(&r);
+                printer.print(&r)
+            })
             .await?;
         io::stdout().flush().ok();
         eprintln!(

@@ -8,11 +8,13 @@
 use std::{path::Path, thread::JoinHandle};
 
 use anyhow::Context as _;
+use aya::maps::{MapData, RingBuf};
+use rethfs_common::Hook;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
     HookStatus, Observer, Record, Session,
-    session::{Summary, drain, lost, readable},
+    session::{DRAIN_EVERY, Summary, count, drain, lost, readable},
 };
 use crate::error::{Error, Result};
 
@@ -25,6 +27,8 @@ pub struct Batch {
     pub seen: u64,
     /// Records lost in the kernel since the session started (ring buffer full, missed entry).
     pub lost: u64,
+    /// Records per hook since the session started, when only counting.
+    pub by_hook: Vec<(&'static str, u64)>,
 }
 
 /// A running observer and its reader task.
@@ -123,32 +127,39 @@ async fn serve(
     let mut ring = readable(ring).context("polling the ring buffer")?;
     let mut summary = Summary::default();
     let mut records = Vec::new();
+    let take = |ring: &mut RingBuf<MapData>, summary: &mut Summary, records: &mut Vec<Record>| {
+        if keep {
+            drain(ring, t0_ns, summary, &mut |r| {
+                records.push(r);
+                true
+            });
+        } else {
+            count(ring, summary);
+        }
+    };
+    let mut tick = tokio::time::interval(DRAIN_EVERY);
     loop {
         tokio::select! {
             guard = ring.readable_mut() => {
                 let mut guard = guard.context("waiting on the ring buffer")?;
-                drain(guard.get_inner_mut(), t0_ns, &mut summary, &mut keeper(keep, &mut records));
+                take(guard.get_inner_mut(), &mut summary, &mut records);
                 guard.clear_ready();
             }
+            _ = tick.tick() => take(ring.get_mut(), &mut summary, &mut records),
             request = requests.recv() => {
                 let Some(reply) = request else { return Ok(()) };
-                drain(ring.get_mut(), t0_ns, &mut summary, &mut keeper(keep, &mut records));
+                take(ring.get_mut(), &mut summary, &mut records);
                 let _ = reply.send(Batch {
                     records: std::mem::take(&mut records),
                     seen: summary.records,
                     lost: lost(&ebpf)?,
+                    by_hook: summary
+                        .by_hook
+                        .iter()
+                        .map(|(h, n)| (Hook::from_u32(*h).map_or("unknown", Hook::name), *n))
+                        .collect(),
                 });
             }
         }
-    }
-}
-
-/// The record sink of [`serve`]: keeps records when asked to, and never stops the drain.
-fn keeper(keep: bool, records: &mut Vec<Record>) -> impl FnMut(Record) -> bool + '_ {
-    move |r| {
-        if keep {
-            records.push(r);
-        }
-        true
     }
 }

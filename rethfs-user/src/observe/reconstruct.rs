@@ -87,6 +87,18 @@ impl Reconstructor {
         })
     }
 
+    /// Completes a record that carries only its object's name, from the object at its
+    /// pointer; a record of a pointer never seen keeps the name alone.
+    pub fn resolve(&self, r: &mut Record) {
+        if !r.leaf_only {
+            return;
+        }
+        if let Some(o) = self.dentries.get(&r.dentry) {
+            r.path = o.path.clone();
+            r.leaf_only = false;
+        }
+    }
+
     /// A new object at `ptr`: the next generation of `path`.
     fn birth(&mut self, dentry: bool, ptr: u64, path: String) -> Object {
         let next = self.generations.entry((dentry, path.clone())).or_insert(0);
@@ -131,6 +143,7 @@ mod tests {
             fd: -1,
             path: path.into(),
             path_cut: false,
+            leaf_only: false,
             ino: 0,
             kind: "dir",
             refcount: 1,
@@ -178,6 +191,24 @@ mod tests {
             r.feed(&attempt).map(|l| l.kind),
             Some(LifetimeKind::DentryKilled)
         );
+    }
+
+    #[test]
+    fn a_name_only_record_gets_the_path_of_its_object() {
+        let mut r = Reconstructor::new();
+        r.feed(&rec(Hook::DentryAlloc, 0x10, 0, 0x1, "events/g/ev"));
+        let mut drop = rec(Hook::Dput, 0x10, 0, 0x1, "ev");
+        drop.leaf_only = true;
+        assert_eq!(
+            r.feed(&drop).map(|l| l.path),
+            Some("events/g/ev".to_owned())
+        );
+        r.resolve(&mut drop);
+        assert_eq!((drop.path.as_str(), drop.leaf_only), ("events/g/ev", false));
+        let mut stranger = rec(Hook::Dput, 0x20, 0, 0x1, "x");
+        stranger.leaf_only = true;
+        r.resolve(&mut stranger);
+        assert_eq!((stranger.path.as_str(), stranger.leaf_only), ("x", true));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! An observation as user space reports it, decoded from the wire record.
 
-use rethfs_common::{Hook, KernelEvent, PATH_DEPTH};
+use rethfs_common::{Hook, KernelEvent, LEAF_ONLY, PATH_DEPTH};
 use serde::{Serialize, Serializer};
 
 /// One observed kernel event, with the path joined and the kind read off `i_mode`.
@@ -20,6 +20,10 @@ pub struct Record {
     pub path: String,
     /// Deeper than the kernel side captures: the top components are missing.
     pub path_cut: bool,
+    /// The kernel sent the object's own name only ([`rethfs_common::LEAF_ONLY`]) and no
+    /// earlier record of this pointer gave the rest.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub leaf_only: bool,
     pub ino: u64,
     pub kind: &'static str,
     /// The dentry count or ei kref when the hook ran (-1: unreadable).
@@ -79,6 +83,7 @@ impl Record {
             fd: ev.fd,
             path: parts.join("/"),
             path_cut: ev.depth as usize > PATH_DEPTH,
+            leaf_only: ev.flags & LEAF_ONLY != 0,
             ino: ev.ino,
             kind: kind(ev.mode),
             refcount: ev.refcount,
@@ -116,7 +121,8 @@ mod tests {
             fd: 4,
             hook: hook as u32,
             mode,
-            depth: path.len() as u16,
+            depth: path.len() as u8,
+            flags: 0,
             comm: [0; COMM_LEN],
             path: [[0; NAME_CAPTURE]; PATH_DEPTH],
         };
@@ -154,7 +160,7 @@ mod tests {
     #[test]
     fn flags_cut_paths_negative_dentries_and_unknown_hooks() {
         let mut ev = event(Hook::Dput, &["a"; PATH_DEPTH], 0);
-        ev.depth = PATH_DEPTH as u16 + 1;
+        ev.depth = PATH_DEPTH as u8 + 1;
         let r = Record::decode(&ev, 0).unwrap();
         assert!(r.path_cut);
         assert_eq!(r.path.split('/').count(), PATH_DEPTH);

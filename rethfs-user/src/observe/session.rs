@@ -20,10 +20,16 @@ use super::{
 };
 use crate::error::{Error, Result};
 
+/// How often readers drain the ring: the programs wake them only when it fills up (a wakeup
+/// per record would cost more than the record).
+pub(super) const DRAIN_EVERY: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// What a session saw.
-#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Summary {
     pub records: u64,
+    /// Records per hook value, where counted without decoding.
+    pub by_hook: std::collections::BTreeMap<u32, u64>,
     /// Records the kernel side could not reserve room for, summed over CPUs.
     pub lost: u64,
 }
@@ -107,6 +113,7 @@ impl Session {
         let mut ring = readable(ring).context("polling the ring buffer")?;
         let mut summary = Summary::default();
         tokio::pin!(stop);
+        let mut tick = tokio::time::interval(DRAIN_EVERY);
         let mut open = true;
         while open {
             tokio::select! {
@@ -115,6 +122,9 @@ impl Session {
                     let mut guard = guard.context("waiting on the ring buffer")?;
                     open = drain(guard.get_inner_mut(), t0_ns, &mut summary, &mut on_record);
                     guard.clear_ready();
+                }
+                _ = tick.tick() => {
+                    open = drain(ring.get_mut(), t0_ns, &mut summary, &mut on_record);
                 }
             }
         }
@@ -128,6 +138,19 @@ impl Session {
     /// Splits the session into what a long-lived reader task needs.
     pub(super) fn into_parts(self) -> (Ebpf, RingBuf<MapData>, u64) {
         (self.ebpf, self.ring, self.t0_ns)
+    }
+}
+
+/// Counts the queued records by hook without decoding them (for measuring the observer's
+/// cost).
+pub(super) fn count(ring: &mut RingBuf<MapData>, summary: &mut Summary) {
+    let at = std::mem::offset_of!(KernelEvent, hook);
+    while let Some(item) = ring.next() {
+        summary.records += 1;
+        if let Some(b) = item.get(at..at + 4) {
+            let hook = u32::from_ne_bytes(b.try_into().expect("4 bytes"));
+            *summary.by_hook.entry(hook).or_default() += 1;
+        }
     }
 }
 

@@ -52,7 +52,7 @@ impl<W: Write> Printer<W> {
             r.refcount,
             r.kind,
             r.ino,
-            if r.path_cut { "..." } else { "" },
+            if r.path_cut || r.leaf_only { "..." } else { "" },
             r.path,
             match r.ret {
                 0 => String::new(),

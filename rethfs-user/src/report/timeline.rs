@@ -78,6 +78,18 @@ fn marker(out: &mut String, shape: &str, colour: &str, x: f64, y: f64, title: &s
     let _ = write!(out, "<g><title>{}</title>{body}</g>", escape(title));
 }
 
+/// Characters of a lane's path that fit left of the plot; longer paths keep their end.
+const LABEL_CHARS: usize = 46;
+
+fn label(path: &str) -> String {
+    let n = path.chars().count();
+    if n <= LABEL_CHARS {
+        return path.to_owned();
+    }
+    let tail: String = path.chars().skip(n - (LABEL_CHARS - 1)).collect();
+    format!("…{tail}")
+}
+
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -160,7 +172,7 @@ pub fn svg(scenarios: &[ScenarioLifetimes]) -> String {
                 r##"<text x="{:.0}" y="{:.1}" font-size="11" text-anchor="end" font-family="monospace">{}</text>"##,
                 LEFT - 8.0,
                 ly + 15.0,
-                escape(l)
+                escape(&label(l))
             );
         }
         let end = steps as f64 + 1.0;
@@ -204,7 +216,11 @@ pub fn svg(scenarios: &[ScenarioLifetimes]) -> String {
         for &s in &sc.removals {
             let x = x_of(s as f64) - 2.0;
             // Labels in the right half run leftwards, so they stay on the page.
-            let anchor = if x > LEFT + PLOT_WIDTH / 2.0 { "end" } else { "start" };
+            let anchor = if x > LEFT + PLOT_WIDTH / 2.0 {
+                "end"
+            } else {
+                "start"
+            };
             let _ = write!(
                 body,
                 r##"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{bottom:.1}" stroke="#c62828" stroke-dasharray="4,3"/><text x="{:.1}" y="{:.1}" font-size="10" fill="#c62828" text-anchor="{anchor}">{}</text>"##,
@@ -281,6 +297,15 @@ fn legend() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_lane_labels_keep_their_end() {
+        let path = "instances/rethfs_1_2/events/handshake/handshake_cancel_busy/enable";
+        let l = label(path);
+        assert_eq!(l.chars().count(), LABEL_CHARS);
+        assert!(l.starts_with('…') && l.ends_with("handshake_cancel_busy/enable"));
+        assert_eq!(label("events/g"), "events/g");
+    }
 
     #[test]
     fn draws_lanes_bars_markers_and_removals() {

@@ -56,7 +56,7 @@ pub fn boot(vmlinuz: &Path, initrd: &Path, work: &Path, timeout: Duration) -> Re
     ]);
     cmd.args([
         "-smp",
-        "2",
+        if accel == "kvm" { "2" } else { "1" },
         "-m",
         "2G",
         "-nodefaults",
