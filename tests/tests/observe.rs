@@ -90,7 +90,7 @@ fn listing_an_events_directory_is_observed_with_its_inode() {
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect();
     let hit = records.iter().find(|r| {
-        r["name"] == "sched"
+        r["path"] == "events/sched"
             && r["ino"] == ino
             && r["tgid"] == me
             && r["hook"] == "getdents64"
