@@ -13,6 +13,20 @@ use crate::{
     target::{Action, Lifetime, LifetimeKind, Outcome},
 };
 
+/// What lifetimes are judged: the run's objects (a path component is `prefix`), and the kinds
+/// the kernel side could see (the model's others are not compared, nor rules that need them).
+#[derive(Debug, Clone)]
+pub struct Scope<'a> {
+    pub prefix: &'a str,
+    pub seen: Vec<LifetimeKind>,
+}
+
+impl Scope<'_> {
+    fn sees(&self, kinds: &[LifetimeKind]) -> bool {
+        kinds.iter().all(|k| self.seen.contains(k))
+    }
+}
+
 /// Whether a scenario's lifetimes were checked, and if not, why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "status", content = "detail")]
@@ -56,10 +70,13 @@ fn under(path: &str, root: &str) -> bool {
 
 /// Per path, the compared kinds of one step, in order. Order across paths is not kept: the
 /// dcache shrinks and eventfs recurses in orders no user can see.
-fn sequences(step: &StepResult, prefix: &str) -> BTreeMap<String, Vec<&'static str>> {
+fn sequences(step: &StepResult, scope: &Scope) -> BTreeMap<String, Vec<&'static str>> {
     let mut out: BTreeMap<String, Vec<&'static str>> = BTreeMap::new();
     for l in &step.lifetimes {
-        if COMPARED.contains(&l.kind) && compared(&l.path, prefix) {
+        if COMPARED.contains(&l.kind)
+            && scope.seen.contains(&l.kind)
+            && compared(&l.path, scope.prefix)
+        {
             let key = if l.kind.is_ei() {
                 format!("ei {}", l.path)
             } else {
@@ -103,10 +120,10 @@ fn render(seqs: &BTreeMap<String, Vec<&'static str>>, paths: &[&String]) -> Stri
 }
 
 /// One finding per step whose lifetimes differ between host and model.
-pub fn compare(host: &Transcript, model: &Transcript, prefix: &str) -> Vec<Finding> {
+pub fn compare(host: &Transcript, model: &Transcript, scope: &Scope) -> Vec<Finding> {
     let mut out = Vec::new();
     for (h, m) in host.steps.iter().zip(&model.steps) {
-        let (hs, ms) = (sequences(h, prefix), sequences(m, prefix));
+        let (hs, ms) = (sequences(h, scope), sequences(m, scope));
         if hs == ms {
             continue;
         }
@@ -150,9 +167,16 @@ fn reachable(live: &HashMap<(String, u32), Live>, key: &(String, u32)) -> bool {
     true
 }
 
-/// The rules, on one side's transcript. Findings carry the side's lifetimes in `host`; the
-/// caller re-attributes them for the model.
-pub fn invariants(t: &Transcript, prefix: &str) -> Vec<Finding> {
+/// The rules, on one side's transcript, each only where the kernel side sees every kind it
+/// needs. Findings carry the side's lifetimes in `host`; the caller re-attributes them for
+/// the model.
+pub fn invariants(t: &Transcript, scope: &Scope) -> Vec<Finding> {
+    use LifetimeKind::*;
+    let prefix = scope.prefix;
+    let revalidation = scope.sees(&[EiCreated, EiFreed, Revalidated]);
+    let stale = scope.sees(&[DentryBorn, DentryKilled, EiCreated, EiFreed]);
+    let leak = scope.sees(&[DentryBorn, DentryKilled, EiFreed, EiReleased]);
+    let rmdir = scope.sees(&[DentryBorn, DentryKilled, DentryInvalidated]);
     let mut out = Vec::new();
     let mut live: HashMap<(String, u32), Live> = HashMap::new();
     // Paths of eis freed (and not made again) with the step that freed them, and freed eis
@@ -162,7 +186,11 @@ pub fn invariants(t: &Transcript, prefix: &str) -> Vec<Finding> {
     let mut handles: HashMap<String, String> = HashMap::new();
     let mut cwd: Option<String> = None;
     for s in &t.steps {
-        for l in s.lifetimes.iter().filter(|l| ours(&l.path, prefix)) {
+        let judged = s
+            .lifetimes
+            .iter()
+            .filter(|l| ours(&l.path, prefix) && scope.seen.contains(&l.kind));
+        for l in judged {
             let key = (l.path.clone(), l.generation);
             match l.kind {
                 LifetimeKind::DentryBorn => {
@@ -198,7 +226,7 @@ pub fn invariants(t: &Transcript, prefix: &str) -> Vec<Finding> {
                 LifetimeKind::EiReleased => {
                     unreleased.remove(&key);
                 }
-                LifetimeKind::Revalidated => {
+                LifetimeKind::Revalidated if revalidation => {
                     // The removal returned in an earlier step: nothing may find it valid now.
                     let earlier = freed_paths
                         .iter()
@@ -219,17 +247,17 @@ pub fn invariants(t: &Transcript, prefix: &str) -> Vec<Finding> {
         let held = |p: &str| handles.values().chain(cwd.as_ref()).any(|h| under(h, p));
         match (&s.action, &s.outcome) {
             (Action::DropCaches, Outcome::Ok(_)) => {
-                let mut stale: Vec<&String> = live
+                let mut stale_paths: Vec<&String> = live
                     .keys()
                     .map(|(p, _)| p)
                     .filter(|p| freed_paths.keys().any(|f| under(p, f)) && !held(p))
                     .collect();
-                stale.sort();
-                if !stale.is_empty() {
+                stale_paths.sort();
+                if stale && !stale_paths.is_empty() {
                     out.push(finding(
                         s,
                         violation("no-stale-dentry-after-drop-caches"),
-                        list(&stale),
+                        list(&stale_paths),
                         "dentries of removed events survived drop_caches, unheld".into(),
                     ));
                 }
@@ -239,7 +267,7 @@ pub fn invariants(t: &Transcript, prefix: &str) -> Vec<Finding> {
                     .filter(|e| !live.keys().any(|(p, _)| under(p, e)))
                     .collect();
                 leaked.sort();
-                if !leaked.is_empty() {
+                if leak && !leaked.is_empty() {
                     out.push(finding(
                         s,
                         violation("no-leaked-ei-after-drop-caches"),
@@ -248,7 +276,7 @@ pub fn invariants(t: &Transcript, prefix: &str) -> Vec<Finding> {
                     ));
                 }
             }
-            (Action::Rmdir { path }, Outcome::Ok(_)) if path.starts_with("instances/") => {
+            (Action::Rmdir { path }, Outcome::Ok(_)) if rmdir && path.starts_with("instances/") => {
                 // Nothing below the instance may stay reachable: each dentry is killed, or it
                 // or an ancestor was invalidated (simple_recursive_removal's d_invalidate).
                 // The directory itself is vfs_rmdir's to unhash (d_delete, not hooked).
@@ -338,6 +366,28 @@ mod tests {
 
     const P: &str = "rethfs_1_0";
 
+    /// A kernel side that sees every kind.
+    fn all() -> Scope<'static> {
+        use LifetimeKind::*;
+        Scope {
+            prefix: P,
+            seen: vec![
+                DentryBorn,
+                DentryLookedUp,
+                DentryReferenced,
+                DentryDropped,
+                Revalidated,
+                RevalidateFailed,
+                DentryInvalidated,
+                DentryKilled,
+                EiCreated,
+                EiFreed,
+                EiPut,
+                EiReleased,
+            ],
+        }
+    }
+
     fn l(kind: LifetimeKind, path: &str, generation: u32) -> Lifetime {
         Lifetime {
             kind,
@@ -375,7 +425,7 @@ mod tests {
     }
 
     fn invariant_names(t: &Transcript) -> Vec<&'static str> {
-        invariants(t, P)
+        invariants(t, &all())
             .into_iter()
             .map(|f| match f.kind {
                 FindingKind::Violation { invariant, .. } => invariant,
@@ -404,9 +454,9 @@ mod tests {
             stat(b),
             vec![l(DentryBorn, a, 0), l(DentryBorn, b, 0)],
         )]);
-        assert!(compare(&host, &same, P).is_empty());
+        assert!(compare(&host, &same, &all()).is_empty());
         let missing = transcript(vec![step(1, stat(b), vec![l(DentryBorn, a, 0)])]);
-        let found = compare(&host, &missing, P);
+        let found = compare(&host, &missing, &all());
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].kind, FindingKind::LifetimeDivergence);
         assert!(
@@ -425,13 +475,20 @@ mod tests {
             stat(b),
             vec![l(DentryBorn, "events/sched", 0)],
         )]);
-        assert!(compare(&other, &transcript(vec![step(1, stat(b), vec![])]), P).is_empty());
+        assert!(compare(&other, &transcript(vec![step(1, stat(b), vec![])]), &all()).is_empty());
         let control = transcript(vec![step(
             1,
             stat(b),
             vec![l(DentryBorn, "instances/{p}/trace", 0)],
         )]);
-        assert!(compare(&control, &transcript(vec![step(1, stat(b), vec![])]), P).is_empty());
+        assert!(
+            compare(
+                &control,
+                &transcript(vec![step(1, stat(b), vec![])]),
+                &all()
+            )
+            .is_empty()
+        );
     }
 
     #[test]

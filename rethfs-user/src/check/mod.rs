@@ -87,13 +87,13 @@ impl Verdict {
     }
 }
 
-/// Compares and checks one scenario's transcripts under `policy`; the lifetimes of the run's
-/// objects (named `prefix`) too, unless `lifetimes` says why they cannot be.
+/// Compares and checks one scenario's transcripts under `policy`; the lifetimes in `scope`
+/// too, unless `lifetimes` says why they cannot be.
 pub fn verdict(
     host: &Transcript,
     model: &Transcript,
     policy: Policy,
-    lifetimes: std::result::Result<&str, String>,
+    lifetimes: std::result::Result<&lifetime::Scope, String>,
 ) -> Verdict {
     let mut findings = compare(host, model);
     findings.extend(merge_sides(
@@ -101,15 +101,15 @@ pub fn verdict(
         on_model_side(invariants(model, policy)),
     ));
     let lifetimes = match lifetimes {
-        Ok(prefix) => {
-            findings.extend(lifetime::compare(host, model, prefix));
+        Ok(scope) => {
+            findings.extend(lifetime::compare(host, model, scope));
             findings.extend(merge_sides(
-                lifetime::invariants(host, prefix),
-                on_model_side(lifetime::invariants(model, prefix)),
+                lifetime::invariants(host, scope),
+                on_model_side(lifetime::invariants(model, scope)),
             ));
             LifetimeCheck::Made {
-                host: lifetime::count(host, prefix),
-                model: lifetime::count(model, prefix),
+                host: lifetime::count(host, scope.prefix),
+                model: lifetime::count(model, scope.prefix),
             }
         }
         Err(why) => LifetimeCheck::NotMade(why),

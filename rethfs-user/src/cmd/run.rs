@@ -19,7 +19,7 @@ use crate::{
     profile::KernelConfig,
     report::{self, trace::ScenarioLifetimes},
     scenario::{self, CATALOGUE, Scenario},
-    target::Lifetime,
+    target::{Lifetime, LifetimeKind},
 };
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -272,7 +272,20 @@ pub fn run(opts: RunOptions) -> Result<u8> {
     let cwd = std::env::current_dir().map_err(|e| Error::Failed(e.into()))?;
 
     let prefix = format!("rethfs_{}", std::process::id());
-    let mut reconstructor = Reconstructor::new();
+    let kill_function = live
+        .iter()
+        .flat_map(|l| &l.hooks)
+        .find(|h| h.hook == rethfs_common::Hook::DentryKill.name())
+        .map_or(String::new(), |h| h.function.clone());
+    let mut reconstructor = Reconstructor::for_kill_hook(&kill_function);
+    // What the attached hooks let the kernel side see; the rest is not compared.
+    let seen: Vec<LifetimeKind> = live
+        .iter()
+        .flat_map(|l| &l.hooks)
+        .filter(|h| h.attached)
+        .filter_map(|h| rethfs_common::Hook::ALL.iter().find(|k| k.name() == h.hook))
+        .flat_map(|h| crate::observe::kinds_of(*h).iter().copied())
+        .collect();
     let mut pictured: Vec<ScenarioLifetimes> = Vec::new();
     let mut verdicts: Vec<Verdict> = Vec::new();
     let mut transcripts = Vec::new();
@@ -301,12 +314,16 @@ pub fn run(opts: RunOptions) -> Result<u8> {
         let mut model = Model::new(policy, config.clone());
         let stop = || STOP.load(Ordering::SeqCst);
         let keep = |l: &Lifetime| check::lifetime::ours(&l.path, &own);
+        let scope = check::lifetime::Scope {
+            prefix: &own,
+            seen: seen.clone(),
+        };
         let (h, m, mut host, lifetimes) = match &live {
             Some(live) if live.observer.sees_lifetimes() => {
                 let mut observed = Observed::new(host, live, &mut reconstructor);
                 let (h, m) = scenario::run_pair(&mut observed, &mut model, &scenario, &stop, &keep);
                 let lifetimes = match observed.lost() {
-                    0 => Ok(own.as_str()),
+                    0 => Ok(&scope),
                     n => Err(format!(
                         "{n} kernel records lost during the scenario (ring buffer full or a \
                          kretprobe without its kprobe); its lifetimes are incomplete"
@@ -370,6 +387,17 @@ pub fn run(opts: RunOptions) -> Result<u8> {
             o["records"],
             o["lost"]
         );
+        // Hooks this kernel lacks: their lifetime kinds were not compared.
+        for h in o["hooks"].as_array().into_iter().flatten() {
+            if h["attached"] == false {
+                println!(
+                    "not seen, not compared: {} ({}: {})",
+                    h["sees"].as_str().unwrap_or_default(),
+                    h["function"].as_str().unwrap_or_default(),
+                    h["detail"].as_str().unwrap_or_default()
+                );
+            }
+        }
     }
     if let Some(path) = &opts.trace {
         std::fs::File::create(path)

@@ -305,12 +305,17 @@ impl Model {
             }),
         }
         for e in order {
+            let noted = self.lifetimes.len();
             let f = self.d_alloc(Some(d), e.name());
             self.eventfs_root_lookup(ei, f);
             if self.dentries[f.0].inode.is_some() {
                 self.dentries[f.0].pinned = true;
             } else {
+                // event_create_dir decides first and makes only the files the event has; the
+                // model asks its lookup instead, so a refused entry's passing dentry is not the
+                // kernel's and leaves no lifetime.
                 self.dput(f);
+                self.lifetimes.truncate(noted);
             }
         }
     }
@@ -336,13 +341,16 @@ impl Model {
         if let Some(i) = self.dentries[d.0].inode {
             self.inodes[i.0].dead = true;
         }
-        self.d_invalidate(d);
+        // Leaves first, then the directory, as simple_recursive_removal walks.
         self.unpin_files(d);
+        self.d_invalidate(d);
         self.dentries[d.0].pinned = false;
         self.dput(d);
     }
 
-    /// Unhashes and releases the pinned file dentries of directory `d`.
+    /// Invalidates and releases the pinned file dentries of directory `d`, as
+    /// simple_recursive_removal does each positive victim (`d_invalidate`, then the unpinning
+    /// `dput`).
     pub(crate) fn unpin_files(&mut self, d: DentryId) {
         let pinned: Vec<DentryId> = self.dentries[d.0]
             .subdirs
@@ -351,7 +359,7 @@ impl Model {
             .filter(|c| self.dentries[c.0].pinned)
             .collect();
         for c in pinned {
-            self.d_unhash(c);
+            self.d_invalidate(c);
             self.dentries[c.0].pinned = false;
             self.dput(c);
         }

@@ -12,6 +12,25 @@ use rethfs_common::Hook;
 use super::Record;
 use crate::target::{Lifetime, LifetimeKind};
 
+/// The lifetime kinds records of `hook` become (see [`Reconstructor::feed`]): what an
+/// observer without that hook cannot see.
+pub fn kinds_of(hook: Hook) -> &'static [LifetimeKind] {
+    use LifetimeKind as K;
+    match hook {
+        Hook::DentryAlloc => &[K::DentryBorn],
+        Hook::Dput => &[K::DentryDropped],
+        Hook::DInvalidate => &[K::DentryInvalidated],
+        Hook::DentryKill => &[K::DentryKilled],
+        Hook::Lookup => &[K::DentryLookedUp],
+        Hook::Revalidate => &[K::Revalidated, K::RevalidateFailed],
+        Hook::EiCreate | Hook::EventsDirCreate => &[K::EiCreated],
+        Hook::EiRemove => &[K::EiFreed],
+        Hook::EiDentryRelease => &[K::EiPut],
+        Hook::EiRelease => &[K::EiReleased],
+        _ => &[],
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Object {
     path: String,
@@ -24,11 +43,24 @@ pub struct Reconstructor {
     dentries: HashMap<u64, Object>,
     eis: HashMap<u64, Object>,
     generations: HashMap<(bool, String), u32>,
+    /// The kill hook is 7.x's `dentry_kill`, which is also entered with references held and
+    /// then does nothing: only an entry at count zero kills.
+    kill_needs_zero: bool,
 }
 
 impl Reconstructor {
+    /// For records of `__dentry_kill`, entered only to kill (at count 1 before 6.8, whose
+    /// `fast_dput` takes the reference back first; at 0 after).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// For the kill hook attached to `kill_function`.
+    pub fn for_kill_hook(kill_function: &str) -> Self {
+        Reconstructor {
+            kill_needs_zero: kill_function == "dentry_kill",
+            ..Self::default()
+        }
     }
 
     /// The lifetime event `r` stands for, if any (directory reads are not lifetime events).
@@ -41,9 +73,8 @@ impl Reconstructor {
             Hook::Dput => (K::DentryDropped, r.refcount - 1),
             Hook::DInvalidate => (K::DentryInvalidated, r.refcount),
             // 7.x's dentry_kill is entered with references held too (d_make_discardable calls
-            // it unconditionally) and then gives up in lock_for_kill; only an entry at count
-            // zero goes on to kill. 6.12's __dentry_kill is only entered at zero.
-            Hook::DentryKill if r.refcount != 0 => return None,
+            // it unconditionally) and then gives up in lock_for_kill.
+            Hook::DentryKill if self.kill_needs_zero && r.refcount != 0 => return None,
             Hook::DentryKill => (K::DentryKilled, r.refcount),
             Hook::Lookup => (K::DentryLookedUp, r.refcount),
             Hook::Revalidate if r.ret > 0 => (K::Revalidated, r.refcount),
@@ -181,10 +212,13 @@ mod tests {
     }
 
     #[test]
-    fn a_kill_entered_with_references_held_is_no_kill() {
-        let mut r = Reconstructor::new();
+    fn a_kill_entered_with_references_held_is_no_kill_from_7_2() {
         let mut attempt = rec(Hook::DentryKill, 0x10, 0, 0x1, "instances/i/events");
         attempt.refcount = 1;
+        // 6.1's __dentry_kill runs at count 1.
+        let old = Reconstructor::for_kill_hook("__dentry_kill").feed(&attempt);
+        assert_eq!(old.map(|l| l.kind), Some(LifetimeKind::DentryKilled));
+        let mut r = Reconstructor::for_kill_hook("dentry_kill");
         assert!(r.feed(&attempt).is_none());
         attempt.refcount = 0;
         assert_eq!(
