@@ -316,6 +316,13 @@ fn without_a_lifetime_observer_the_run_says_what_it_cannot_see_and_still_draws()
         "{}",
         &picture[..400.min(picture.len())]
     );
+    // Without an observer the picture says the kernel side is missing, not that it was empty.
+    assert_eq!(
+        picture.contains("kernel not observed"),
+        !lifetime_observer,
+        "{}",
+        &picture[..600.min(picture.len())]
+    );
     fs::remove_dir_all(&dir).unwrap();
     assert_eq!(host_state(), before, "the run changed the host");
 }

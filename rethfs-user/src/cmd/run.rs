@@ -344,7 +344,8 @@ pub fn run(opts: RunOptions) -> Result<u8> {
         sweep_errors.extend(restore.err());
         let mut v = check::verdict(&h, &m, policy, lifetimes);
         if opts.trace.is_some() || opts.timeline.is_some() {
-            pictured.push(ScenarioLifetimes::of(&h, &m, &own));
+            let observed = live.as_ref().is_some_and(|l| l.observer.sees_lifetimes());
+            pictured.push(ScenarioLifetimes::of(&h, &m, &own, observed));
         }
         // Both sides' steps behind each finding go to the JSON; whole transcripts (the
         // audit's has 30,000 steps) would not fit a small VM's memory.

@@ -153,3 +153,65 @@ pub const HOOKS: &[HookPoint] = &[
 
 /// How many of [`HOOKS`], from the start, an observer needs to be worth running.
 pub const CORE_HOOKS: usize = 5;
+
+/// Where a hook's function stands on this kernel, before anything is attached.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HookFunction {
+    pub hook: &'static str,
+    /// The first candidate the kernel has, or every candidate when it has none.
+    pub function: String,
+    /// In /proc/kallsyms: a kprobe can attach.
+    pub kallsyms: bool,
+    /// Has BTF of its own: fentry/fexit can attach.
+    pub btf: bool,
+    pub sees: &'static str,
+}
+
+/// Resolves every hook in [`HOOKS`] against the kernel's symbols and BTF.
+pub fn resolve(
+    symbols: &std::collections::HashSet<String>,
+    btf: Option<&super::btf::Btf>,
+) -> Vec<HookFunction> {
+    HOOKS
+        .iter()
+        .map(|p| {
+            let found = p.symbols.iter().find(|s| symbols.contains(**s));
+            HookFunction {
+                hook: p.hook.name(),
+                function: found.map_or_else(|| p.symbols.join("|"), |s| (*s).to_owned()),
+                kallsyms: found.is_some(),
+                btf: found.is_some_and(|s| btf.is_some_and(|b| b.func_params(s).is_some())),
+                sees: p.sees,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn each_hook_resolves_to_the_name_this_kernel_uses() {
+        let kernel_7_2: HashSet<String> = ["dentry_kill", "dput"].map(String::from).into();
+        let found = resolve(&kernel_7_2, None);
+        let kill = found.iter().find(|h| h.hook == "dentry_kill").unwrap();
+        assert_eq!(
+            (kill.function.as_str(), kill.kallsyms, kill.btf),
+            ("dentry_kill", true, false)
+        );
+        let lookup = found
+            .iter()
+            .find(|h| h.hook == "eventfs_root_lookup")
+            .unwrap();
+        assert_eq!(
+            (lookup.function.as_str(), lookup.kallsyms),
+            ("eventfs_root_lookup", false)
+        );
+        let none = resolve(&HashSet::new(), None);
+        let kill = none.iter().find(|h| h.hook == "dentry_kill").unwrap();
+        assert_eq!(kill.function, "__dentry_kill|dentry_kill");
+    }
+}

@@ -16,7 +16,7 @@ use std::path::Path;
 
 pub use backend::{Backend, BackendStatus, ProbeEnv};
 use backend::{failed, program};
-pub use hooks::HOOKS;
+pub use hooks::{HOOKS, HookFunction};
 pub use live::{Batch, Live};
 pub use observer::{HookStatus, Observer};
 pub use reconstruct::{Reconstructor, kinds_of};
@@ -24,6 +24,11 @@ pub use record::Record;
 pub use session::{Session, Summary, kallsyms};
 
 use crate::{error::Result, profile::KernelConfig};
+
+/// Where each lifetime hook's function stands on the running kernel (kallsyms, BTF).
+pub fn hook_functions(btf: Option<&btf::Btf>) -> Vec<HookFunction> {
+    hooks::resolve(&kallsyms(), btf)
+}
 
 /// Loads the object once and probes every attach backend with it (see [`Backend::probe`]).
 pub fn probe_backends(btf_path: &Path, config: &KernelConfig) -> Result<Vec<BackendStatus>> {

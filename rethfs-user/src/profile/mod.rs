@@ -70,6 +70,8 @@ pub struct KernelProfile {
     pub lockdown: String,
     pub btf: BtfStatus,
     pub backends: Vec<BackendStatus>,
+    /// The lifetime observer's kernel functions, found or not.
+    pub hooks: Vec<observe::HookFunction>,
     pub observer: ObserverStatus,
 }
 
@@ -106,6 +108,7 @@ impl KernelProfile {
         };
 
         let backends = observe::probe_backends(&opts.btf, &config)?;
+        let hooks = observe::hook_functions(parsed.as_ref().ok());
         let observer = match Observer::choose(&backends, None) {
             Ok(o) => ObserverStatus {
                 name: Some(o.name()),
@@ -125,6 +128,7 @@ impl KernelProfile {
             lockdown: lockdown::mode(),
             btf,
             backends,
+            hooks,
             observer,
         })
     }

@@ -63,6 +63,20 @@ pub fn table(p: &KernelProfile) -> String {
             b.reason
         );
     }
+    let _ = writeln!(
+        s,
+        "lifetime   (the lifetime observer's functions: kprobe needs kallsyms, fentry BTF)"
+    );
+    for h in &p.hooks {
+        let _ = writeln!(
+            s,
+            "  {:<26} kallsyms {:<3} btf {:<3} {}",
+            h.function,
+            yes_no(h.kallsyms),
+            yes_no(h.btf),
+            h.sees
+        );
+    }
     match p.observer.name {
         Some(name) => {
             let _ = writeln!(s, "observer   {name}: {}", p.observer.reason);

@@ -124,10 +124,14 @@ pub fn svg(scenarios: &[ScenarioLifetimes]) -> String {
         let steps = sc.steps.len().max(1);
         let _ = write!(
             body,
-            r##"<text x="10" y="{y:.0}" font-size="16" font-weight="bold">{} ({} steps; kernel {} events, model {})</text>"##,
+            r##"<text x="10" y="{y:.0}" font-size="16" font-weight="bold">{} ({} steps; {}, model {} events)</text>"##,
             escape(&sc.scenario),
             sc.steps.len(),
-            sc.host.len(),
+            if sc.observed {
+                format!("kernel {} events", sc.host.len())
+            } else {
+                "kernel not observed: no lifetime observer loads here".to_owned()
+            },
             sc.model.len()
         );
         y += 12.0;
@@ -327,6 +331,7 @@ mod tests {
             ],
             model: vec![(1, l(DentryBorn, "events/g/e"))],
             removals: vec![2],
+            observed: true,
         };
         let svg = svg(&[sc]);
         assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));

@@ -29,11 +29,13 @@ pub struct ScenarioLifetimes {
     pub model: Vec<(usize, Lifetime)>,
     /// Steps that removed an event, a group or an instance.
     pub removals: Vec<usize>,
+    /// Whether a lifetime observer watched the kernel side (else only the model's are drawn).
+    pub observed: bool,
 }
 
 impl ScenarioLifetimes {
     /// The run's objects (named `prefix`) from both transcripts.
-    pub fn of(host: &Transcript, model: &Transcript, prefix: &str) -> Self {
+    pub fn of(host: &Transcript, model: &Transcript, prefix: &str, observed: bool) -> Self {
         let pick = |t: &Transcript| -> Vec<(usize, Lifetime)> {
             t.steps
                 .iter()
@@ -53,6 +55,7 @@ impl ScenarioLifetimes {
                 .filter(|s| s.outcome.is_ok() && removes(&s.action))
                 .map(|s| s.index)
                 .collect(),
+            observed,
         }
     }
 }
@@ -242,6 +245,7 @@ mod tests {
             ],
             model: vec![(1, l(DentryBorn, "events/g", 0))],
             removals: vec![2],
+            observed: true,
         }
     }
 
