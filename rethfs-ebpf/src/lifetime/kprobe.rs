@@ -17,13 +17,20 @@ fn arg(ctx: &ProbeContext, n: usize) -> u64 {
     ctx.arg(n).unwrap_or(0)
 }
 
-/// Keeps `value` for the kretprobe of `hook` on this thread; a full map counts as a lost record.
+/// Keeps `value` for the kretprobe of `hook` on this thread. A value still there means the
+/// kretprobe of the last call never ran (the kernel ran out of kretprobe instances, which it
+/// counts but does not tell us): that record is lost, and counted. A full map counts too.
 fn stash(hook: Hook, value: u64) -> u32 {
-    if ENTRY_ARGS.insert(&entry_key(hook), &value, 0).is_err() {
+    let key = entry_key(hook);
+    if ENTRY_ARGS.insert(&key, &value, BPF_NOEXIST).is_err() {
         count_lost();
+        let _ = ENTRY_ARGS.insert(&key, &value, 0);
     }
     0
 }
+
+/// `bpf_map_update_elem` flag: fail if the key exists.
+const BPF_NOEXIST: u64 = 1;
 
 /// Takes what the kprobe of `hook` kept; a missing one (the kprobe was not there yet, or the
 /// stash failed) counts as a lost record.

@@ -217,8 +217,11 @@ pub fn svg(scenarios: &[ScenarioLifetimes]) -> String {
                 marker(&mut body, shape, colour, x_of(*x), ly, &title);
             }
         }
-        for &s in &sc.removals {
+        for (n, &s) in sc.removals.iter().enumerate() {
             let x = x_of(s as f64) - 2.0;
+            // Labels of removals close together go on successive lines.
+            let close = n > 0 && x - x_of(sc.removals[n - 1] as f64) < 200.0;
+            let line = if close { (n % 3) as f64 * 10.0 } else { 0.0 };
             // Labels in the right half run leftwards, so they stay on the page.
             let anchor = if x > LEFT + PLOT_WIDTH / 2.0 {
                 "end"
@@ -230,7 +233,7 @@ pub fn svg(scenarios: &[ScenarioLifetimes]) -> String {
                 r##"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{bottom:.1}" stroke="#c62828" stroke-dasharray="4,3"/><text x="{:.1}" y="{:.1}" font-size="10" fill="#c62828" text-anchor="{anchor}">{}</text>"##,
                 top - 2.0,
                 if anchor == "end" { x - 3.0 } else { x + 3.0 },
-                top + 8.0,
+                top + 8.0 + line,
                 escape(&sc.steps[s - 1])
             );
         }
