@@ -67,7 +67,7 @@ pub fn run(
             .await?;
         io::stdout().flush().ok();
         eprintln!(
-            "rethfs: {} records, {} lost in the kernel (ring buffer full)",
+            "rethfs: {} records, {} lost in the kernel (ring buffer full, missed returns, skipped runs)",
             summary.records, summary.lost
         );
         if summary.lost > 0 {

@@ -1,7 +1,13 @@
 //! An observation session: programs loaded and attached, records read from the ring buffer by
 //! a tokio task until the caller's stop future completes.
 
-use std::{collections::HashSet, future::Future, mem::size_of, os::fd::AsRawFd, path::Path};
+use std::{
+    collections::HashSet,
+    future::Future,
+    mem::size_of,
+    os::fd::{AsFd, AsRawFd},
+    path::Path,
+};
 
 use anyhow::Context as _;
 use aya::{
@@ -189,13 +195,60 @@ pub(super) fn readable<T: AsRawFd>(inner: T) -> std::io::Result<AsyncFd<T>> {
         .map_err(|e| e.into_parts().1)
 }
 
-/// Sums the per-CPU `LOST` counters.
+/// Records lost: the per-CPU `LOST` counters (no room in the ring, a kretprobe's argument
+/// missing) plus the runs the kernel skipped before a program could record anything.
 pub(super) fn lost(ebpf: &Ebpf) -> Result<u64> {
     let map = ebpf.map("LOST").context("LOST map missing")?;
     let per_cpu: PerCpuArray<_, u64> =
         PerCpuArray::try_from(map).context("LOST is not a per-CPU array")?;
     let values = per_cpu.get(&0, 0).context("reading LOST")?;
-    Ok(values.iter().sum())
+    let skipped: u64 = ebpf
+        .programs()
+        .filter_map(|(_, p)| p.fd().ok())
+        .map(|fd| recursion_misses(fd.as_fd()))
+        .sum();
+    Ok(values.iter().sum::<u64>() + skipped)
+}
+
+/// Offset of `recursion_misses` in `struct bpf_prog_info` (include/uapi/linux/bpf.h), after
+/// `run_cnt`; `name[16]` sits at 64.
+const RECURSION_MISSES_AT: usize = 208;
+
+/// `bpf_prog_info.recursion_misses` of a program: runs the kernel skipped because a BPF
+/// program was already running on that CPU (5.12+; older kernels leave it zero).
+fn recursion_misses(fd: std::os::fd::BorrowedFd) -> u64 {
+    prog_info(fd).map_or(0, |info| {
+        let at = RECURSION_MISSES_AT;
+        u64::from_ne_bytes(info[at..at + 8].try_into().expect("8 bytes"))
+    })
+}
+
+/// The head of a program's `struct bpf_prog_info`, up to `recursion_misses`.
+fn prog_info(fd: std::os::fd::BorrowedFd) -> Option<[u8; RECURSION_MISSES_AT + 8]> {
+    /// `BPF_OBJ_GET_INFO_BY_FD`.
+    const GET_INFO: libc::c_long = 15;
+    #[repr(C)]
+    struct InfoAttr {
+        bpf_fd: u32,
+        info_len: u32,
+        info: u64,
+    }
+    let mut info = [0u8; RECURSION_MISSES_AT + 8];
+    let attr = InfoAttr {
+        bpf_fd: fd.as_raw_fd() as u32,
+        info_len: info.len() as u32,
+        info: info.as_mut_ptr() as u64,
+    };
+    // SAFETY: the kernel writes at most `info_len` bytes into `info`, which outlives the call.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            GET_INFO,
+            &attr as *const InfoAttr,
+            size_of::<InfoAttr>(),
+        )
+    };
+    (r == 0).then_some(info)
 }
 
 /// Forwards aya-log records from the programs to this process's `log` output.
@@ -217,4 +270,34 @@ fn spawn_log_reader(ebpf: &mut Ebpf) {
             guard.clear_ready();
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use aya::programs::TracePoint;
+
+    use super::*;
+
+    /// The layout the loss count relies on: a loaded program's info names it at byte 64, and
+    /// a program that never ran has no skipped runs.
+    #[test]
+    #[ignore = "host test: needs root to load a program"]
+    fn program_info_is_read_where_the_uapi_puts_it() {
+        let globals = Globals {
+            offsets: Default::default(),
+            ignore_tgid: 0,
+            revalidate_dentry_arg: 0,
+        };
+        let mut ebpf = ebpf::load(None, &globals).unwrap();
+        let p: &mut TracePoint = ebpf
+            .program_mut("probe_tracepoint")
+            .unwrap()
+            .try_into()
+            .unwrap();
+        p.load().unwrap();
+        let fd = p.fd().unwrap().as_fd();
+        let info = prog_info(fd).unwrap();
+        assert_eq!(&info[64..79], b"probe_tracepoin");
+        assert_eq!(recursion_misses(fd), 0);
+    }
 }
