@@ -304,19 +304,13 @@ impl Model {
                     .position(|x| x == k)
             }),
         }
+        // event_create_dir decides first and makes only the files the event has.
+        order.retain(|e| self.entry_callback(ei, *e).is_some());
         for e in order {
-            let noted = self.lifetimes.len();
             let f = self.d_alloc(Some(d), e.name());
             self.eventfs_root_lookup(ei, f);
-            if self.dentries[f.0].inode.is_some() {
-                self.dentries[f.0].pinned = true;
-            } else {
-                // event_create_dir decides first and makes only the files the event has; the
-                // model asks its lookup instead, so a refused entry's passing dentry is not the
-                // kernel's and leaves no lifetime.
-                self.dput(f);
-                self.lifetimes.truncate(noted);
-            }
+            debug_assert!(self.dentries[f.0].inode.is_some(), "{} refused", e.name());
+            self.dentries[f.0].pinned = true;
         }
     }
 
