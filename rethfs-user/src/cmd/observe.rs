@@ -56,8 +56,7 @@ pub fn run(
         );
         let mut printer = Printer::new(io::stdout().lock(), json);
         // Follows pointers so records that carry only a name print their whole path.
-        let kill = session.hooks.iter().find(|h| h.hook == "dentry_kill");
-        let mut paths = Reconstructor::for_kill_hook(kill.map_or("", |h| h.function.as_str()));
+        let mut paths = Reconstructor::for_hooks(&session.hooks);
         let summary = session
             .run(stop_signal(duration)?, |mut r| {
                 paths.resolve(&mut r);

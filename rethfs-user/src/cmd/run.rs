@@ -19,7 +19,7 @@ use crate::{
     profile::KernelConfig,
     report::{self, trace::ScenarioLifetimes},
     scenario::{self, CATALOGUE, Scenario},
-    target::{Lifetime, LifetimeKind},
+    target::Lifetime,
 };
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -272,20 +272,10 @@ pub fn run(opts: RunOptions) -> Result<u8> {
     let cwd = std::env::current_dir().map_err(|e| Error::Failed(e.into()))?;
 
     let prefix = format!("rethfs_{}", std::process::id());
-    let kill_function = live
-        .iter()
-        .flat_map(|l| &l.hooks)
-        .find(|h| h.hook == rethfs_common::Hook::DentryKill.name())
-        .map_or(String::new(), |h| h.function.clone());
-    let mut reconstructor = Reconstructor::for_kill_hook(&kill_function);
+    let hooks = live.as_ref().map_or(&[][..], |l| &l.hooks[..]);
+    let mut reconstructor = Reconstructor::for_hooks(hooks);
     // What the attached hooks let the kernel side see; the rest is not compared.
-    let seen: Vec<LifetimeKind> = live
-        .iter()
-        .flat_map(|l| &l.hooks)
-        .filter(|h| h.attached)
-        .filter_map(|h| rethfs_common::Hook::ALL.iter().find(|k| k.name() == h.hook))
-        .flat_map(|h| crate::observe::kinds_of(*h).iter().copied())
-        .collect();
+    let seen = crate::observe::seen_kinds(hooks);
     let mut pictured: Vec<ScenarioLifetimes> = Vec::new();
     let mut verdicts: Vec<Verdict> = Vec::new();
     let mut transcripts = Vec::new();

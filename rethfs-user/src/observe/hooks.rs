@@ -151,6 +151,18 @@ pub const HOOKS: &[HookPoint] = &[
     ),
 ];
 
+impl HookPoint {
+    /// The first of the function's names that `symbols` (/proc/kallsyms) has.
+    pub fn symbol_in(&self, symbols: &std::collections::HashSet<String>) -> Option<&'static str> {
+        self.symbols.iter().copied().find(|s| symbols.contains(*s))
+    }
+
+    /// `found`, or every candidate name when the kernel has none of them.
+    pub fn function(&self, found: Option<&str>) -> String {
+        found.map_or_else(|| self.symbols.join("|"), str::to_owned)
+    }
+}
+
 /// How many of [`HOOKS`], from the start, an observer needs to be worth running.
 pub const CORE_HOOKS: usize = 5;
 
@@ -175,10 +187,10 @@ pub fn resolve(
     HOOKS
         .iter()
         .map(|p| {
-            let found = p.symbols.iter().find(|s| symbols.contains(**s));
+            let found = p.symbol_in(symbols);
             HookFunction {
                 hook: p.hook.name(),
-                function: found.map_or_else(|| p.symbols.join("|"), |s| (*s).to_owned()),
+                function: p.function(found),
                 kallsyms: found.is_some(),
                 btf: found.is_some_and(|s| btf.is_some_and(|b| b.func_params(s).is_some())),
                 sees: p.sees,

@@ -19,7 +19,7 @@ use backend::{failed, program};
 pub use hooks::{HOOKS, HookFunction};
 pub use live::{Batch, Live};
 pub use observer::{HookStatus, Observer};
-pub use reconstruct::{Reconstructor, kinds_of};
+pub use reconstruct::{Reconstructor, seen_kinds};
 pub use record::Record;
 pub use session::{Session, Summary, kallsyms};
 

@@ -9,12 +9,12 @@ use std::collections::HashMap;
 
 use rethfs_common::Hook;
 
-use super::Record;
+use super::{HookStatus, Record};
 use crate::target::{Lifetime, LifetimeKind};
 
 /// The lifetime kinds records of `hook` become (see [`Reconstructor::feed`]): what an
 /// observer without that hook cannot see.
-pub fn kinds_of(hook: Hook) -> &'static [LifetimeKind] {
+fn kinds_of(hook: Hook) -> &'static [LifetimeKind] {
     use LifetimeKind as K;
     match hook {
         Hook::DentryAlloc => &[K::DentryBorn],
@@ -29,6 +29,15 @@ pub fn kinds_of(hook: Hook) -> &'static [LifetimeKind] {
         Hook::EiRelease => &[K::EiReleased],
         _ => &[],
     }
+}
+
+/// The lifetime kinds the attached `hooks` let the kernel side see.
+pub fn seen_kinds(hooks: &[HookStatus]) -> Vec<LifetimeKind> {
+    hooks
+        .iter()
+        .filter(|h| h.attached)
+        .flat_map(|h| kinds_of(h.hook).iter().copied())
+        .collect()
 }
 
 #[derive(Debug, Clone)]
@@ -55,8 +64,15 @@ impl Reconstructor {
         Self::default()
     }
 
+    /// For records of the observer whose hooks are `hooks`: the kill rule follows the
+    /// function the kill hook is attached to.
+    pub fn for_hooks(hooks: &[HookStatus]) -> Self {
+        let kill = hooks.iter().find(|h| h.hook == Hook::DentryKill);
+        Self::for_kill_hook(kill.map_or("", |h| h.function.as_str()))
+    }
+
     /// For the kill hook attached to `kill_function`.
-    pub fn for_kill_hook(kill_function: &str) -> Self {
+    fn for_kill_hook(kill_function: &str) -> Self {
         Reconstructor {
             kill_needs_zero: kill_function == "dentry_kill",
             ..Self::default()
@@ -185,8 +201,13 @@ mod tests {
         }
     }
 
-    fn key(l: &Lifetime) -> (LifetimeKind, &str, u32) {
-        (l.kind, l.path.as_str(), l.generation)
+    /// Feeds `records` in order; each lifetime event as (kind, path, generation).
+    fn feed_all(r: &mut Reconstructor, records: &[&Record]) -> Vec<(LifetimeKind, String, u32)> {
+        records
+            .iter()
+            .filter_map(|x| r.feed(x))
+            .map(|l| (l.kind, l.path, l.generation))
+            .collect()
     }
 
     #[test]
@@ -195,18 +216,13 @@ mod tests {
         let born = rec(Hook::DentryAlloc, 0x10, 0, 0x1, "events/g");
         let mut killed = rec(Hook::DentryKill, 0x10, 0, 0x1, "events/g");
         killed.refcount = 0;
-        let out: Vec<Lifetime> = [&born, &killed, &born, &killed]
-            .iter()
-            .filter_map(|x| r.feed(x))
-            .collect();
-        let keys: Vec<_> = out.iter().map(key).collect();
         assert_eq!(
-            keys,
+            feed_all(&mut r, &[&born, &killed, &born, &killed]),
             [
-                (LifetimeKind::DentryBorn, "events/g", 0),
-                (LifetimeKind::DentryKilled, "events/g", 0),
-                (LifetimeKind::DentryBorn, "events/g", 1),
-                (LifetimeKind::DentryKilled, "events/g", 1),
+                (LifetimeKind::DentryBorn, "events/g".to_owned(), 0),
+                (LifetimeKind::DentryKilled, "events/g".to_owned(), 0),
+                (LifetimeKind::DentryBorn, "events/g".to_owned(), 1),
+                (LifetimeKind::DentryKilled, "events/g".to_owned(), 1),
             ]
         );
     }
@@ -263,19 +279,14 @@ mod tests {
         let freed = rec(Hook::EiRemove, 0, 0xb0, 0, "ev");
         let put = rec(Hook::EiDentryRelease, 0x20, 0xb0, 0x10, "events/grp/ev");
         let released = rec(Hook::EiRelease, 0, 0xb0, 0, "ev");
-        let out: Vec<Lifetime> = [&group, &event, &freed, &put, &released]
-            .iter()
-            .filter_map(|x| r.feed(x))
-            .collect();
-        let keys: Vec<_> = out.iter().map(key).collect();
         assert_eq!(
-            keys,
+            feed_all(&mut r, &[&group, &event, &freed, &put, &released]),
             [
-                (LifetimeKind::EiCreated, "events/grp", 0),
-                (LifetimeKind::EiCreated, "events/grp/ev", 0),
-                (LifetimeKind::EiFreed, "events/grp/ev", 0),
-                (LifetimeKind::EiPut, "events/grp/ev", 0),
-                (LifetimeKind::EiReleased, "events/grp/ev", 0),
+                (LifetimeKind::EiCreated, "events/grp".to_owned(), 0),
+                (LifetimeKind::EiCreated, "events/grp/ev".to_owned(), 0),
+                (LifetimeKind::EiFreed, "events/grp/ev".to_owned(), 0),
+                (LifetimeKind::EiPut, "events/grp/ev".to_owned(), 0),
+                (LifetimeKind::EiReleased, "events/grp/ev".to_owned(), 0),
             ]
         );
         // A new ei at the released address is a new object.

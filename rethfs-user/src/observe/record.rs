@@ -39,7 +39,7 @@ pub struct Record {
     pub ret: i64,
 }
 
-fn hook_name<S: Serializer>(h: &Hook, s: S) -> Result<S::Ok, S::Error> {
+pub(super) fn hook_name<S: Serializer>(h: &Hook, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(h.name())
 }
 

@@ -35,7 +35,8 @@ pub enum Observer {
 /// Whether one lifetime hook is attached, and where or why not.
 #[derive(Debug, Clone, Serialize)]
 pub struct HookStatus {
-    pub hook: &'static str,
+    #[serde(serialize_with = "super::record::hook_name")]
+    pub hook: rethfs_common::Hook,
     /// The kernel symbol attached to, or the candidates looked for.
     pub function: String,
     pub attached: bool,
@@ -152,7 +153,7 @@ impl Observer {
         let statuses: Vec<HookStatus> = HOOKS
             .iter()
             .map(|point| {
-                let symbol = point.symbols.iter().find(|s| env.symbols.contains(**s));
+                let symbol = point.symbol_in(env.symbols);
                 let outcome = match symbol {
                     _ if point.eventfs && !env.eventfs => Err(
                         "BTF has no struct eventfs_inode of the 6.8+ layout (no eventfs, or \
@@ -168,8 +169,8 @@ impl Observer {
                     Some(s) => attach_one(ebpf, point, s, env),
                 };
                 HookStatus {
-                    hook: point.hook.name(),
-                    function: symbol.map_or_else(|| point.symbols.join("|"), |s| (*s).to_owned()),
+                    hook: point.hook,
+                    function: point.function(symbol),
                     attached: outcome.is_ok(),
                     detail: outcome.err().unwrap_or_default(),
                     sees: point.sees,
