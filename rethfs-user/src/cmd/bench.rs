@@ -7,14 +7,13 @@
 use std::{
     fs,
     path::{Path, PathBuf},
-    time::Instant,
 };
 
 use serde::Serialize;
 
 use crate::{
     error::{Error, Result, require_root},
-    host::{self, Tracefs, churn::append, cleanup::Guard},
+    host::{self, KprobeTracing, Tracefs, churn, cleanup::Guard},
     observe::{self, HOOKS, Live, Observer},
     profile::KernelConfig,
 };
@@ -46,129 +45,22 @@ pub struct Row {
     pub skipped: String,
 }
 
-/// The probe a cycle makes and removes: a uprobe on rethfs's own function. Registering a
-/// kprobe patches kernel text and waits for RCU, which under TCG costs twenty times the eventfs
-/// work being measured; a uprobe makes the same eventfs directory for far less.
-fn churn_probe(root: &Path) -> Result<(PathBuf, String)> {
-    let target = host::uprobe_target().map_err(Error::Environment)?;
-    Ok((root.join("uprobe_events"), target))
-}
-
-/// Runs `rounds` rounds of `cycles` cycles; the median rate in cycles per second.
-fn measure(root: &Path, prefix: &str, cycles: usize, rounds: usize) -> Result<f64> {
-    let (control, place) = churn_probe(root)?;
-    let event = root.join("events").join(prefix).join("bench");
-    let make = format!("p:{prefix}/bench {place}");
-    let remove = format!("-:{prefix}/bench");
-    let failed = |what: &str, e: std::io::Error| {
-        Error::Failed(anyhow::anyhow!("{what} {}: {e}", control.display()))
-    };
-    let mut rates = Vec::new();
-    for _ in 0..rounds {
-        let t = Instant::now();
-        for _ in 0..cycles {
-            append(&control, &make).map_err(|e| failed(&make, e))?;
-            let _ = fs::metadata(event.join("enable"));
-            append(&control, &remove).map_err(|e| failed(&remove, e))?;
-            let _ = fs::metadata(event.join("enable"));
-        }
-        rates.push(cycles as f64 / t.elapsed().as_secs_f64());
-    }
-    rates.sort_by(f64::total_cmp);
-    Ok(rates[rates.len() / 2])
-}
-
-/// ftrace's own tracing of the hooked functions: a kprobe (and kretprobe where rethfs takes
-/// the return value) per function in kprobe_events, enabled only in an instance of this run.
-struct Ftrace {
-    root: PathBuf,
-    group: String,
-    instance: PathBuf,
-    names: Vec<String>,
-}
-
-impl Ftrace {
-    fn start(root: &Path, prefix: &str) -> std::result::Result<Self, String> {
-        let control = root.join("kprobe_events");
-        if !control.exists() {
-            return Err("this kernel has no kprobe_events".into());
-        }
-        let symbols = observe::kallsyms();
-        let group = format!("{prefix}_ftrace");
-        let mut f = Ftrace {
-            root: root.to_owned(),
-            instance: root.join("instances").join(&group),
-            group,
-            names: Vec::new(),
-        };
-        for (i, point) in HOOKS.iter().enumerate() {
-            let Some(symbol) = point.symbols.iter().find(|s| symbols.contains(**s)) else {
-                continue;
-            };
-            let kinds = [
-                ("p", point.kprobe.is_some() || point.fentry.is_some()),
-                ("r", point.kretprobe.is_some() || point.fexit.is_some()),
-            ];
-            for (kind, _) in kinds.iter().filter(|(_, used)| *used) {
-                let name = format!("h{i}{kind}");
-                append(&control, &format!("{kind}:{}/{name} {symbol}", f.group))
-                    .map_err(|e| format!("kprobe_events: {kind} {symbol}: {e}"))?;
-                f.names.push(name);
-            }
-        }
-        fs::create_dir(&f.instance).map_err(|e| format!("{}: {e}", f.instance.display()))?;
-        // As much buffer as rethfs's ring (32 MiB), spread over the CPUs.
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let size = f.instance.join("buffer_size_kb");
-        fs::write(&size, (32 * 1024 / cpus).to_string())
-            .map_err(|e| format!("{}: {e}", size.display()))?;
-        let enable = f.instance.join("events").join(&f.group).join("enable");
-        fs::write(&enable, "1").map_err(|e| format!("{}: {e}", enable.display()))?;
-        Ok(f)
-    }
-
-    /// Entries and overruns summed over the instance's per-CPU buffers.
-    fn counts(&self) -> (u64, u64) {
-        let mut sums = (0, 0);
-        let cpus = fs::read_dir(self.instance.join("per_cpu"))
-            .into_iter()
-            .flatten();
-        for cpu in cpus.flatten() {
-            let stats = fs::read_to_string(cpu.path().join("stats")).unwrap_or_default();
-            for line in stats.lines() {
-                let value = |key: &str| {
-                    line.strip_prefix(key)
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                };
-                if let Some(v) = value("entries:") {
-                    sums.0 += v;
-                }
-                if let Some(v) = value("overrun:") {
-                    sums.1 += v;
-                }
-            }
-        }
-        sums
-    }
-}
-
-impl Drop for Ftrace {
-    fn drop(&mut self) {
-        let _ = fs::write(
-            self.instance
-                .join("events")
-                .join(&self.group)
-                .join("enable"),
-            "0",
-        );
-        let _ = fs::remove_dir(&self.instance);
-        for name in &self.names {
-            let _ = append(
-                &self.root.join("kprobe_events"),
-                &format!("-:{}/{name}", self.group),
-            );
-        }
-    }
+/// ftrace's kprobe_events on the functions the lifetime observer hooks: a kprobe where it
+/// takes arguments, a kretprobe where it takes the return value.
+fn ftrace_probes() -> Vec<(char, &'static str)> {
+    let symbols = observe::kallsyms();
+    HOOKS
+        .iter()
+        .filter_map(|p| Some((p, p.symbol_in(&symbols)?)))
+        .flat_map(|(p, symbol)| {
+            let entry = p.kprobe.is_some() || p.fentry.is_some();
+            let exit = p.kretprobe.is_some() || p.fexit.is_some();
+            [('p', entry), ('r', exit)]
+                .into_iter()
+                .filter(|(_, used)| *used)
+                .map(move |(kind, _)| (kind, symbol))
+        })
+        .collect()
 }
 
 pub fn run(opts: BenchOptions) -> Result<()> {
@@ -190,7 +82,8 @@ pub fn run(opts: BenchOptions) -> Result<()> {
     let backends = observe::probe_backends(opts.btf, &KernelConfig::read(&release))?;
     let prefix = format!("rethfs_{}", std::process::id());
     let (cycles, rounds) = (opts.cycles, opts.rounds);
-    let base = measure(&root, &prefix, cycles, rounds)?;
+    let measure = || churn::rate(&root, &prefix, cycles, rounds).map_err(Error::Failed);
+    let base = measure()?;
     let row = |mode: &str, rate: Option<f64>, (records, lost): (u64, u64), skipped: String| Row {
         mode: mode.into(),
         cycles_per_s: rate,
@@ -206,7 +99,7 @@ pub fn run(opts: BenchOptions) -> Result<()> {
             Observer::choose(&backends, Some(o)).and_then(|_| Live::start(o, opts.btf, false));
         rows.push(match live {
             Ok(live) => {
-                let rate = measure(&root, &prefix, cycles, rounds)?;
+                let rate = measure()?;
                 let last = live.stop();
                 let mut r = row(o.name(), Some(rate), (last.seen, last.lost), String::new());
                 let all = (cycles * rounds) as f64;
@@ -220,15 +113,17 @@ pub fn run(opts: BenchOptions) -> Result<()> {
             Err(e) => row(o.name(), None, (0, 0), e.to_string()),
         });
     }
-    rows.push(match Ftrace::start(&root, &prefix) {
-        Ok(f) => {
-            let rate = measure(&root, &prefix, cycles, rounds)?;
-            let counts = f.counts();
-            drop(f);
-            row("ftrace kprobe_events", Some(rate), counts, String::new())
-        }
-        Err(e) => row("ftrace kprobe_events", None, (0, 0), e),
-    });
+    rows.push(
+        match KprobeTracing::start(&root, &prefix, &ftrace_probes()) {
+            Ok(f) => {
+                let rate = measure()?;
+                let counts = f.counts();
+                drop(f);
+                row("ftrace kprobe_events", Some(rate), counts, String::new())
+            }
+            Err(e) => row("ftrace kprobe_events", None, (0, 0), e),
+        },
+    );
     println!(
         "rethfs bench: Linux {release}, churn cycles (make a uprobe event, stat its enable, remove it, \
          stat again), median of {rounds} rounds of {cycles}"

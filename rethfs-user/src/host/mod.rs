@@ -3,6 +3,7 @@
 
 pub mod churn;
 pub mod cleanup;
+mod ftrace;
 mod getdents;
 mod lock;
 mod observed;
@@ -12,6 +13,7 @@ mod target;
 mod tracefs;
 mod uprobe_target;
 
+pub use ftrace::KprobeTracing;
 pub use lock::RunLock;
 pub use observed::Observed;
 pub use snapshot::Snapshot;
