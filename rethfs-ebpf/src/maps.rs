@@ -38,8 +38,8 @@ pub static IGNORE_TGID: Global<u32> = Global::new(0);
 #[unsafe(no_mangle)]
 pub static REVALIDATE_DENTRY_ARG: Global<u32> = Global::new(0);
 
-/// Records for user space. 32 MiB holds about 70,000 records between two reads: the churn
-/// scenario makes about ten per create+remove cycle at 30,000 cycles a second.
+/// Records for user space. 32 MiB holds about 70,000 records between two reads: `rethfs bench`
+/// measured 42 per churn cycle, so at 4,000 cycles a second (a 6.12 VM) it holds 0.4 s.
 #[map]
 pub static EVENTS: RingBuf = RingBuf::with_byte_size(32 << 20, 0);
 

@@ -368,23 +368,9 @@ mod tests {
 
     /// A kernel side that sees every kind.
     fn all() -> Scope<'static> {
-        use LifetimeKind::*;
         Scope {
             prefix: P,
-            seen: vec![
-                DentryBorn,
-                DentryLookedUp,
-                DentryReferenced,
-                DentryDropped,
-                Revalidated,
-                RevalidateFailed,
-                DentryInvalidated,
-                DentryKilled,
-                EiCreated,
-                EiFreed,
-                EiPut,
-                EiReleased,
-            ],
+            seen: LifetimeKind::ALL.to_vec(),
         }
     }
 

@@ -51,6 +51,21 @@ pub struct Lifetime {
 }
 
 impl LifetimeKind {
+    pub const ALL: [LifetimeKind; 12] = [
+        LifetimeKind::DentryBorn,
+        LifetimeKind::DentryLookedUp,
+        LifetimeKind::DentryReferenced,
+        LifetimeKind::DentryDropped,
+        LifetimeKind::Revalidated,
+        LifetimeKind::RevalidateFailed,
+        LifetimeKind::DentryInvalidated,
+        LifetimeKind::DentryKilled,
+        LifetimeKind::EiCreated,
+        LifetimeKind::EiFreed,
+        LifetimeKind::EiPut,
+        LifetimeKind::EiReleased,
+    ];
+
     /// Whether the event is about an eventfs_inode rather than a dentry.
     pub fn is_ei(self) -> bool {
         matches!(
