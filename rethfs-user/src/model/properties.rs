@@ -218,7 +218,9 @@ fn run(policy: Policy, ops: &[Op]) -> Result<(), String> {
     for h in HANDLES {
         m.apply(&Action::Close { handle: h.into() });
     }
-    m.apply(&Action::Chdir { path: "/".into() });
+    m.apply(&Action::Chdir {
+        path: "events".into(),
+    });
     m.drop_caches();
     m.check_after_drop_caches()?;
     match m.eis.iter().find(|e| e.is_freed && !e.released) {

@@ -70,15 +70,15 @@ const NO_HANDLE: Errno = Errno::EBADF;
 
 impl Model {
     fn split(path: &str) -> Vec<&str> {
-        path.split('/').filter(|c| !c.is_empty()).collect()
+        crate::target::path::components(path).collect()
     }
 
-    /// Paths starting with `.` are relative to the current directory, others to the root.
+    /// Where a scenario path starts: the current directory or the root (see
+    /// [`crate::target::path`]).
     fn start_of(&self, path: &str) -> DentryId {
-        if path.starts_with('.') {
-            self.cwd
-        } else {
-            self.root
+        match crate::target::path::base(path) {
+            crate::target::path::Base::Cwd => self.cwd,
+            crate::target::path::Base::Root => self.root,
         }
     }
 
@@ -513,7 +513,7 @@ impl Model {
 
     fn read_path(&mut self, path: &str) -> Result<Option<String>, Errno> {
         self.open(None, path, OpenMode::Read, Self::SCRATCH)?;
-        let r = self.read(Self::SCRATCH, usize::MAX / 2);
+        let r = self.read(Self::SCRATCH, crate::target::limits::READ_FILE_MAX);
         self.close(Self::SCRATCH)?;
         r
     }

@@ -16,7 +16,11 @@ use serde::Deserialize;
 pub use audit::audit;
 pub use runner::{StepResult, Transcript, run, run_pair};
 
-use crate::{error::Error, host::uprobe_target, target::Action};
+use crate::{
+    error::Error,
+    host::uprobe_target,
+    target::{Action, HandleUse, limits},
+};
 
 /// The built-in catalogue: name and TOML source.
 pub const CATALOGUE: &[(&str, &str)] = &[
@@ -63,8 +67,10 @@ pub struct Step {
 struct File {
     name: String,
     description: String,
+    /// Each step is read as a table first and then as an [`Action`]: toml keeps the span of
+    /// a plain table, but not of the fields of an internally tagged enum.
     #[serde(rename = "step")]
-    steps: Vec<toml::Spanned<Action>>,
+    steps: Vec<toml::Spanned<toml::Table>>,
 }
 
 /// 1-based line and column of byte `at` in `text`.
@@ -94,38 +100,53 @@ impl Scenario {
                 names.join(", ")
             )));
         }
-        let text =
-            std::fs::read_to_string(path).map_err(|e| Error::Usage(format!("{arg}: {e}")))?;
-        Self::parse(arg, &text)
+        Self::parse(
+            arg,
+            &read_bounded(path).map_err(|e| Error::Usage(format!("{arg}: {e}")))?,
+        )
     }
 
-    /// Parses scenario TOML from `source` (a file name, for messages).
+    /// Parses scenario TOML from `source` (a file name, for messages), and checks every step
+    /// against the format's limits (see [`crate::target::limits`]) and the path rule.
     pub fn parse(source: &str, text: &str) -> Result<Self, Error> {
-        let usage = |at: Option<usize>, msg: &str| {
-            let msg = msg.trim_end();
-            Error::Usage(match at {
-                Some(at) => {
-                    let (l, c) = line_col(text, at);
-                    format!("{source}:{l}:{c}: {msg}")
-                }
-                None => format!("{source}: {msg}"),
-            })
+        let expanded =
+            expand(text).map_err(|m| Error::Usage(format!("{source}: {}", m.trim_end())))?;
+        // Offsets are the expanded text's: placeholders add no lines, so lines are the file's.
+        let usage = |at: usize, msg: &str| {
+            let (l, c) = line_col(&expanded, at);
+            Error::Usage(format!("{source}:{l}:{c}: {}", msg.trim_end()))
         };
-        let expanded = expand(text).map_err(|m| usage(None, &m))?;
-        let file: File =
-            toml::from_str(&expanded).map_err(|e| usage(e.span().map(|s| s.start), e.message()))?;
-        let steps: Vec<Step> = file
-            .steps
-            .into_iter()
-            .map(|s| Step {
-                line: line_col(&expanded, s.span().start).0,
-                action: s.into_inner(),
-            })
-            .collect();
-        if steps.is_empty() {
-            return Err(usage(None, "no [[step]] in the scenario"));
+        let file: File = toml::from_str(&expanded).map_err(|e| match e.span() {
+            Some(span) => usage(span.start, e.message()),
+            None => Error::Usage(format!("{source}: {}", e.message().trim_end())),
+        })?;
+        let mut steps = Vec::with_capacity(file.steps.len());
+        for s in file.steps {
+            let span = s.span();
+            // A message naming a field is given at that field's line (`len`, `unknown field
+            // `pat``, an unknown variant at `op`), otherwise at the step's.
+            let refused = |message: &str| {
+                let named = message.split('`').skip(1).step_by(2);
+                let tag = message.contains("variant").then_some("op");
+                let at = named
+                    .chain(tag)
+                    .find_map(|word| key_in_step(&expanded, span.start, word))
+                    .unwrap_or(span.start);
+                usage(at, message)
+            };
+            let action: Action = toml::Value::Table(s.into_inner())
+                .try_into()
+                .map_err(|e: toml::de::Error| refused(e.message()))?;
+            action.check().map_err(|e| refused(&e.message))?;
+            steps.push(Step {
+                line: line_col(&expanded, span.start).0,
+                action,
+            });
         }
-        check_handles(&steps).map_err(|(line, m)| Error::Usage(format!("{source}:{line}: {m}")))?;
+        check_steps(&steps).map_err(|(line, m)| match line {
+            Some(line) => Error::Usage(format!("{source}:{line}: {m}")),
+            None => Error::Usage(format!("{source}: {m}")),
+        })?;
         Ok(Scenario {
             name: file.name,
             description: file.description,
@@ -206,37 +227,84 @@ fn expand(text: &str) -> Result<String, String> {
     Ok(out)
 }
 
-/// Every handle is opened before use and not opened twice while open. Handles still open at
-/// the end are closed by the runner.
-fn check_handles(steps: &[Step]) -> Result<(), (usize, String)> {
+/// A scenario file's text, refused beyond [`limits::FILE_SIZE`] before it is read whole.
+fn read_bounded(path: &Path) -> Result<String, String> {
+    use std::io::Read as _;
+    let max = limits::FILE_SIZE.max as u64;
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(max + 1).read_to_string(&mut text))
+        .map_err(|e| e.to_string())?;
+    if text.len() as u64 > max {
+        return Err(format!(
+            "larger than {max} bytes ({}): not read",
+            limits::FILE_SIZE.what
+        ));
+    }
+    Ok(text)
+}
+
+/// Where `key = ...` is written in the step whose `[[step]]` header is at `header`.
+fn key_in_step(text: &str, header: usize, key: &str) -> Option<usize> {
+    let mut at = header;
+    for (i, l) in text[header..].split_inclusive('\n').enumerate() {
+        let t = l.trim_start();
+        // The step's body ends at the next table header.
+        if i > 0 && t.starts_with('[') {
+            return None;
+        }
+        if t.strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with('='))
+        {
+            return Some(at + (l.len() - t.len()));
+        }
+        at += l.len();
+    }
+    None
+}
+
+/// Across steps: the number of steps, every handle opened before use and not opened twice
+/// while open, at most [`limits::OPEN_HANDLES`] open at once, and the reads' total. Handles
+/// still open at the end are closed by the runner.
+fn check_steps(steps: &[Step]) -> Result<(), (Option<usize>, String)> {
+    limits::STEPS
+        .check(steps.len() as i128)
+        .map_err(|e| (None, e.message))?;
     let mut open: HashSet<&str> = HashSet::new();
+    let mut reads: i128 = 0;
     for s in steps {
-        let (uses, opens, closes): (Vec<&str>, Option<&str>, Option<&str>) = match &s.action {
-            Action::Open { handle, .. } => (vec![], Some(handle), None),
-            Action::OpenAt { dir, as_handle, .. } => (vec![dir], Some(as_handle), None),
-            Action::Close { handle } => (vec![handle], None, Some(handle)),
-            Action::Read { handle, .. }
-            | Action::Write { handle, .. }
-            | Action::Fstat { handle }
-            | Action::Getdents { handle, .. }
-            | Action::Tell { handle }
-            | Action::Seek { handle, .. }
-            | Action::Fchdir { handle } => (vec![handle], None, None),
-            _ => (vec![], None, None),
-        };
+        let HandleUse {
+            uses,
+            opens,
+            closes,
+        } = s.action.handle_use();
         for h in uses {
             if !open.contains(h) {
-                return Err((s.line, format!("handle `{h}` is used but not open")));
+                return Err((Some(s.line), format!("handle `{h}` is used but not open")));
             }
         }
         if let Some(h) = opens
             && !open.insert(h)
         {
-            return Err((s.line, format!("handle `{h}` is opened again while open")));
+            return Err((
+                Some(s.line),
+                format!("handle `{h}` is opened again while open"),
+            ));
         }
         if let Some(h) = closes {
             open.remove(h);
         }
+        limits::OPEN_HANDLES
+            .check(open.len() as i128)
+            .map_err(|e| (Some(s.line), e.message))?;
+        reads += match &s.action {
+            Action::Read { len, .. } => *len as i128,
+            Action::ReadFile { .. } => limits::READ_FILE_MAX as i128,
+            _ => 0,
+        };
+        limits::READ_TOTAL
+            .check(reads)
+            .map_err(|e| (Some(s.line), e.message))?;
     }
     Ok(())
 }
@@ -251,6 +319,38 @@ mod tests {
             let s = Scenario::resolve(name).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(&s.name, name);
         }
+    }
+
+    #[test]
+    fn every_built_in_scenario_survives_renaming() {
+        let prefix = format!("rethfs_{}", std::process::id());
+        for (name, _) in CATALOGUE {
+            let s = Scenario::resolve(name).unwrap();
+            let r = s.renamed(&prefix, &format!("{prefix}_7"));
+            assert_eq!(r.steps.len(), s.steps.len(), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_bad_field_is_named_at_its_own_line_with_its_range() {
+        let text = "name = \"x\"\ndescription = \"d\"\n[[step]]\nop = \"open\"\npath = \"events\"\nhandle = \"h\"\n\n[[step]]\nop = \"read\"\nhandle = \"h\"\nlen = -1\n";
+        let err = Scenario::parse("f", text).unwrap_err().to_string();
+        assert!(
+            err.starts_with("f:11:1: `len` = -1 is out of range 0..=1048576"),
+            "{err}"
+        );
+        let err = Scenario::parse("f", &text.replace("len = -1", "len = \"big\""))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("f:11:1: `len` must be an integer"), "{err}");
+        let err = Scenario::parse("f", &text.replace("len = -1", "lenn = 3"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("f:11:1: unknown field `lenn`"), "{err}");
+        let err = Scenario::parse("f", &text.replace("path = \"events\"", "path = \"..\""))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("f:5:1: `path` = \"..\" climbs"), "{err}");
     }
 
     #[test]

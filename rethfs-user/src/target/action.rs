@@ -1,10 +1,16 @@
 //! What a scenario asks a target to do: the user-visible operations on tracefs.
 //!
-//! Paths are relative to the tracefs root (`events/sched/enable`), or, when they start with
-//! `.`, to the current directory set by `chdir`. Open files are named by the scenario
-//! (`handle`), so later steps can use, seek and close them.
+//! Paths are relative to the tracefs root (`events/sched/enable`), or, when their first
+//! component is `.`, to the current directory set by `chdir` (see [`path`] for the rule that
+//! keeps them inside tracefs). Open files are named by the scenario (`handle`), so later
+//! steps can use, seek and close them. [`Action::check`] holds every field to its range.
 
 use serde::{Deserialize, Serialize};
+
+use super::{
+    limits::{self, Invalid},
+    path,
+};
 
 /// Control files that create and remove dynamic events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -47,6 +53,56 @@ fn default_getdents_buffer() -> usize {
     32768
 }
 
+/// Numbers read from a scenario file, held to their range as they are read, so the message
+/// names the field, the value and the range (serde's own would only say "expected usize").
+mod bounded {
+    use serde::{Deserialize, Deserializer, de::Error as _};
+
+    use crate::target::limits::{self, Limit};
+
+    fn value<T: TryFrom<i64>>(v: toml::Value, l: &Limit) -> Result<T, String> {
+        let toml::Value::Integer(v) = v else {
+            return Err(format!(
+                "`{}` must be an integer ({}), not {v}",
+                l.field, l.what
+            ));
+        };
+        l.check(v).map_err(|e| e.message)?;
+        T::try_from(v).map_err(|_| format!("`{}` = {v} does not fit", l.field))
+    }
+
+    fn read<'de, D: Deserializer<'de>, T: TryFrom<i64>>(d: D, l: &Limit) -> Result<T, D::Error> {
+        value(toml::Value::deserialize(d)?, l).map_err(D::Error::custom)
+    }
+
+    /// An id that may be absent (or null, as JSON writes an absent one): kept.
+    fn id<'de, D: Deserializer<'de>>(d: D, l: &Limit) -> Result<Option<u32>, D::Error> {
+        Option::<toml::Value>::deserialize(d)?
+            .map(|v| value(v, l))
+            .transpose()
+            .map_err(D::Error::custom)
+    }
+
+    pub fn read_len<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+        read(d, &limits::READ_LEN)
+    }
+    pub fn getdents_buffer<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+        read(d, &limits::GETDENTS_BUFFER)
+    }
+    pub fn seek_pos<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        read(d, &limits::SEEK_POS)
+    }
+    pub fn mode<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+        read(d, &limits::MODE)
+    }
+    pub fn uid<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+        id(d, &limits::UID)
+    }
+    pub fn gid<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+        id(d, &limits::GID)
+    }
+}
+
 /// One step of a scenario.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case", deny_unknown_fields)]
@@ -73,7 +129,7 @@ pub enum Action {
     /// `read` up to `len` bytes at the handle's position.
     Read {
         handle: String,
-        #[serde(default = "default_read_len")]
+        #[serde(default = "default_read_len", deserialize_with = "bounded::read_len")]
         len: usize,
     },
     /// `write` the bytes of `data`.
@@ -85,13 +141,20 @@ pub enum Action {
     /// One `getdents64` call with a buffer of `buffer` bytes.
     Getdents {
         handle: String,
-        #[serde(default = "default_getdents_buffer")]
+        #[serde(
+            default = "default_getdents_buffer",
+            deserialize_with = "bounded::getdents_buffer"
+        )]
         buffer: usize,
     },
     /// `lseek(handle, 0, SEEK_CUR)`: the position telldir() reports.
     Tell { handle: String },
     /// `lseek(handle, pos, SEEK_SET)`: what seekdir() does.
-    Seek { handle: String, pos: i64 },
+    Seek {
+        handle: String,
+        #[serde(deserialize_with = "bounded::seek_pos")]
+        pos: i64,
+    },
     /// `openat(handle, path)` relative to a directory handle, kept as `as_handle`.
     OpenAt {
         dir: String,
@@ -109,19 +172,51 @@ pub enum Action {
     /// `fchdir` to a directory handle.
     Fchdir { handle: String },
     /// `chmod`.
-    Chmod { path: String, mode: u32 },
+    Chmod {
+        path: String,
+        #[serde(deserialize_with = "bounded::mode")]
+        mode: u32,
+    },
     /// `chown`; `None` keeps that id.
     Chown {
         path: String,
-        #[serde(default)]
+        #[serde(default, deserialize_with = "bounded::uid")]
         uid: Option<u32>,
-        #[serde(default)]
+        #[serde(default, deserialize_with = "bounded::gid")]
         gid: Option<u32>,
     },
     /// `mount -o remount,OPTIONS` of the tracefs (`uid=N`, `gid=N`, `mode=OOO`).
     Remount { options: String },
     /// `echo 2 > /proc/sys/vm/drop_caches`: reclaim every unused dentry and inode.
     DropCaches,
+}
+
+/// The handles one action names, by what it does with them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandleUse<'a> {
+    pub uses: Vec<&'a str>,
+    pub opens: Option<&'a str>,
+    pub closes: Option<&'a str>,
+}
+
+/// A handle name: a short identifier, printable, so reports can quote it.
+fn check_handle(name: &str) -> Result<(), Invalid> {
+    limits::HANDLE_LEN.check_len(name)?;
+    if name.chars().any(char::is_control) {
+        return Err(Invalid {
+            field: limits::HANDLE_LEN.field,
+            message: format!("`handle` = {name:?} contains a control character"),
+        });
+    }
+    Ok(())
+}
+
+/// A path field under the lexical rule of [`path::check`].
+fn check_path(field: &'static str, p: &str) -> Result<(), Invalid> {
+    path::check(p).map_err(|e| Invalid {
+        field,
+        message: format!("`{field}` = {p:?} {e}"),
+    })
 }
 
 impl Action {
@@ -159,6 +254,78 @@ impl Action {
             }
             Action::Remount { options } => format!("mount -o remount,{options}"),
             Action::DropCaches => "echo 2 > /proc/sys/vm/drop_caches".to_owned(),
+        }
+    }
+
+    /// Every field within its documented range and every path inside tracefs, or the first
+    /// field that is not. Scenario files are checked when parsed, so host and model never
+    /// see an action one of them would have to refuse.
+    pub fn check(&self) -> Result<(), Invalid> {
+        for (field, p) in self.paths() {
+            check_path(field, p)?;
+        }
+        let handles = self.handle_use();
+        for h in handles.uses.iter().chain(&handles.opens) {
+            check_handle(h)?;
+        }
+        match self {
+            Action::Control { line, .. } => limits::LINE_LEN.check_len(line),
+            Action::Read { len, .. } => limits::READ_LEN.check(*len as i128),
+            Action::Write { data, .. } | Action::WriteFile { data, .. } => {
+                limits::DATA_LEN.check_len(data)
+            }
+            Action::Getdents { buffer, .. } => limits::GETDENTS_BUFFER.check(*buffer as i128),
+            Action::Seek { pos, .. } => limits::SEEK_POS.check(*pos),
+            Action::Chmod { mode, .. } => limits::MODE.check(*mode),
+            Action::Chown { uid, gid, .. } => {
+                uid.map_or(Ok(()), |u| limits::UID.check(u))?;
+                gid.map_or(Ok(()), |g| limits::GID.check(g))
+            }
+            Action::Remount { options } => limits::OPTIONS_LEN.check_len(options),
+            _ => Ok(()),
+        }
+    }
+
+    /// The path fields, named as the scenario file names them.
+    pub fn paths(&self) -> Vec<(&'static str, &str)> {
+        match self {
+            Action::Mkdir { path }
+            | Action::Rmdir { path }
+            | Action::Unlink { path }
+            | Action::Stat { path }
+            | Action::Open { path, .. }
+            | Action::OpenAt { path, .. }
+            | Action::List { path }
+            | Action::ReadFile { path }
+            | Action::WriteFile { path, .. }
+            | Action::Chdir { path }
+            | Action::Chmod { path, .. }
+            | Action::Chown { path, .. } => vec![("path", path)],
+            Action::Rename { from, to } => vec![("from", from), ("to", to)],
+            _ => Vec::new(),
+        }
+    }
+
+    /// What the action does with handles: the ones it uses, the one it opens, the one it
+    /// closes.
+    pub fn handle_use(&self) -> HandleUse<'_> {
+        let (uses, opens, closes) = match self {
+            Action::Open { handle, .. } => (vec![], Some(handle), None),
+            Action::OpenAt { dir, as_handle, .. } => (vec![dir], Some(as_handle), None),
+            Action::Close { handle } => (vec![handle], None, Some(handle)),
+            Action::Read { handle, .. }
+            | Action::Write { handle, .. }
+            | Action::Fstat { handle }
+            | Action::Getdents { handle, .. }
+            | Action::Tell { handle }
+            | Action::Seek { handle, .. }
+            | Action::Fchdir { handle } => (vec![handle], None, None),
+            _ => (vec![], None, None),
+        };
+        HandleUse {
+            uses: uses.into_iter().map(String::as_str).collect(),
+            opens: opens.map(String::as_str),
+            closes: closes.map(String::as_str),
         }
     }
 }

@@ -4,9 +4,11 @@
 
 mod action;
 mod lifetime;
+pub mod limits;
 mod outcome;
+pub mod path;
 
-pub use action::{Action, ControlFile, OpenMode};
+pub use action::{Action, ControlFile, HandleUse, OpenMode};
 pub use lifetime::{Lifetime, LifetimeKind};
 pub use outcome::{Dirent, Errno, FileKind, Outcome, StatInfo, Value};
 
