@@ -45,7 +45,7 @@ fn main() {
             .expect("open uprobe_events");
         f.write_all(format!("{line}\n").as_bytes()).expect("write");
     };
-    let mut host = HostTracefs::new(root.to_owned(), String::new(), false);
+    let mut host = HostTracefs::new(root.to_owned(), String::new(), false).expect("host target");
     let (mut d, mut r) = (Vec::new(), Vec::new());
     let rate = |t: Duration| CYCLES as f64 / t.as_secs_f64();
     for _ in 0..ROUNDS {

@@ -12,8 +12,13 @@ use std::{
 pub const HOST: &str =
     "host test: needs root and a real tracefs (cargo xtask test runs it as root)";
 
-/// The `rethfs` binary of this build profile, which `cargo xtask test` builds first.
+/// The `rethfs` binary of this build profile, which `cargo xtask test` builds first, or the
+/// one `RETHFS_BIN` names (an installed rethfs, or an older commit's build, to show that a
+/// test fails there).
 pub fn rethfs_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("RETHFS_BIN") {
+        return PathBuf::from(bin);
+    }
     // Test executables live in target/<profile>/deps/.
     let exe = std::env::current_exe().expect("test executable path");
     let bin = exe

@@ -300,7 +300,7 @@ pub fn run(opts: RunOptions) -> Result<u8> {
             ),
             _ => (s.clone(), None),
         };
-        let host = HostTracefs::new(root.clone(), release.clone(), opts.allow_remount).named(&own);
+        let host = HostTracefs::new(root.clone(), release.clone(), opts.allow_remount)?.named(&own);
         let mut model = Model::new(policy, config.clone());
         let stop = || STOP.load(Ordering::SeqCst);
         let keep = |l: &Lifetime| check::lifetime::ours(&l.path, &own);

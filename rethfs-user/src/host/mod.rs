@@ -1,6 +1,7 @@
 //! The host's real tracefs: finding and mounting it, the target that drives it, and keeping
 //! it clean (what a run creates is removed, what it did not create is never touched).
 
+mod beneath;
 pub mod churn;
 pub mod cleanup;
 mod ftrace;

@@ -1,29 +1,52 @@
 //! `HostTracefs`: the [`Target`] that performs each action on the real tracefs with real
-//! system calls, refusing whatever would touch objects rethfs did not create.
+//! system calls, confined beneath the tracefs root and refusing whatever would touch objects
+//! rethfs did not create.
+//!
+//! Every path is opened with openat2 beneath the directory it starts from (see [`beneath`]):
+//! the tracefs root, the current directory, or a directory handle. Each of those is held as
+//! a descriptor together with where it lies below the root, spelled lexically (tracefs has
+//! no symbolic links), so that ownership is judged on where a path really ends.
 
 use std::{
     collections::HashMap,
-    ffi::CString,
-    fs::{self, File, OpenOptions},
+    fs::{self, File},
     io::{self, Read, Write},
     os::{
-        fd::{AsRawFd, FromRawFd},
-        unix::fs::{MetadataExt, OpenOptionsExt},
+        fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd},
+        unix::fs::MetadataExt,
     },
-    path::{Path, PathBuf},
+    path::PathBuf,
 };
 
-use super::getdents::getdents64;
-use crate::target::{
-    Action, ControlFile, Errno, FileKind, Lifetime, OpenMode, Outcome, StatInfo, Target, Value,
+use nix::fcntl::OFlag;
+
+use super::{beneath, getdents::getdents64};
+use crate::{
+    error::Error,
+    target::{
+        Action, ControlFile, Errno, FileKind, Lifetime, OpenMode, Outcome, StatInfo, Target, Value,
+        limits,
+        path::{self, Base},
+    },
 };
+
+/// A directory or file the target holds, and where it lies below the tracefs root.
+struct Held {
+    fd: OwnedFd,
+    at: Vec<String>,
+}
 
 /// The real tracefs, driven by this process.
 pub struct HostTracefs {
     root: PathBuf,
+    /// The tracefs root, where root-relative paths start.
+    top: Held,
+    /// The current directory, where `./` paths start. The process's own current directory is
+    /// kept on it too: a current directory pins its dentry, which the kernel's rules see.
+    cwd: Held,
     /// `rethfs_<pid>`: every object this run may create or change carries it.
     prefix: String,
-    handles: HashMap<String, File>,
+    handles: HashMap<String, Held>,
     kernel: String,
     allow_remount: bool,
     /// New `error_log` lines after a refused control-file command.
@@ -34,6 +57,10 @@ pub struct HostTracefs {
 
 fn errno(e: io::Error) -> Errno {
     Errno(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+fn last_errno() -> Errno {
+    errno(io::Error::last_os_error())
 }
 
 fn stat_info(m: &fs::Metadata) -> StatInfo {
@@ -54,19 +81,88 @@ fn stat_info(m: &fs::Metadata) -> StatInfo {
     }
 }
 
+/// `path` as a C string (paths with NUL are refused when a scenario is parsed).
+fn c_path(p: &str) -> Result<std::ffi::CString, Errno> {
+    std::ffi::CString::new(p).map_err(|_| Errno::EINVAL)
+}
+
+/// A file's metadata through its descriptor (`fstat`, which O_PATH descriptors allow).
+fn fd_metadata(fd: &OwnedFd) -> Result<fs::Metadata, Errno> {
+    File::from(fd.try_clone().map_err(errno)?)
+        .metadata()
+        .map_err(errno)
+}
+
+/// `chmod` through an O_PATH descriptor: fchmodat2(AT_EMPTY_PATH) from Linux 6.6, else the
+/// descriptor's own /proc link (which names exactly the file already resolved).
+fn chmod_fd(fd: BorrowedFd, mode: u32) -> Result<(), Errno> {
+    // SAFETY: an fd we hold and a NUL-terminated empty path.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_fchmodat2,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            mode,
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    if r == 0 {
+        return Ok(());
+    }
+    let e = last_errno();
+    if e.0 != libc::ENOSYS {
+        return Err(e);
+    }
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(
+        format!("/proc/self/fd/{}", fd.as_raw_fd()),
+        fs::Permissions::from_mode(mode),
+    )
+    .map_err(errno)
+}
+
+/// `chown` through an O_PATH descriptor; `None` keeps that id (`-1` to the kernel).
+fn chown_fd(fd: BorrowedFd, uid: Option<u32>, gid: Option<u32>) -> Result<(), Errno> {
+    // SAFETY: an fd we hold and a NUL-terminated empty path.
+    let r = unsafe {
+        libc::fchownat(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            uid.unwrap_or(u32::MAX),
+            gid.unwrap_or(u32::MAX),
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    if r == 0 { Ok(()) } else { Err(last_errno()) }
+}
+
 impl HostTracefs {
-    /// A target on the tracefs mounted at `root`. Remounts are refused unless `allow_remount`:
-    /// a remount with `uid=`/`gid=` resets ownership saved by anyone, tracefs-wide.
-    pub fn new(root: PathBuf, kernel: String, allow_remount: bool) -> Self {
-        HostTracefs {
+    /// A target on the tracefs mounted at `root`, with the process's current directory moved
+    /// to it. Remounts are refused unless `allow_remount`: a remount with `uid=`/`gid=`
+    /// resets ownership saved by anyone, tracefs-wide.
+    pub fn new(root: PathBuf, kernel: String, allow_remount: bool) -> Result<Self, Error> {
+        let fd: OwnedFd = File::open(&root)
+            .map_err(|e| Error::Environment(format!("{}: {e}", root.display())))?
+            .into();
+        beneath::check_available(&fd).map_err(Error::Environment)?;
+        let top = Held { fd, at: Vec::new() };
+        let cwd = Held {
+            fd: top.fd.try_clone().map_err(|e| Error::Failed(e.into()))?,
+            at: Vec::new(),
+        };
+        nix::unistd::fchdir(&cwd.fd)
+            .map_err(|e| Error::Failed(anyhow::anyhow!("fchdir to {}: {e}", root.display())))?;
+        Ok(HostTracefs {
             root,
+            top,
+            cwd,
             prefix: format!("rethfs_{}", std::process::id()),
             handles: HashMap::new(),
             kernel,
             allow_remount,
             notes: Vec::new(),
             remounted_from: None,
-        }
+        })
     }
 
     /// `uid=..,gid=..,mode=..` as the tracefs mount has them now (defaults where unlisted).
@@ -137,19 +233,50 @@ impl HostTracefs {
         self
     }
 
-    /// A scenario path on the host: `.`-relative paths are the process's own, `/` is the
-    /// tracefs root, others are below it.
-    fn path(&self, p: &str) -> PathBuf {
-        if p.starts_with('.') {
-            PathBuf::from(p)
-        } else {
-            self.root.join(p.trim_start_matches('/'))
+    /// Where `path` starts: the directory it is resolved beneath.
+    fn start(&self, path: &str) -> &Held {
+        match path::base(path) {
+            Base::Root => &self.top,
+            Base::Cwd => &self.cwd,
         }
     }
 
-    /// Whether `p` names something of this run's (its group or instance).
-    fn ours(&self, p: &str) -> bool {
-        p.split('/').any(|c| c.starts_with(&self.prefix))
+    /// Where `path` ends below the root, from `from` (lexically: tracefs has no links).
+    fn location(from: &Held, path: &str) -> Vec<String> {
+        let mut at = from.at.clone();
+        for c in path::components(path) {
+            match c {
+                "." => {}
+                ".." => {
+                    at.pop();
+                }
+                name => at.push(name.to_owned()),
+            }
+        }
+        at
+    }
+
+    /// Opens `path` beneath its start, with where it lies.
+    fn open_path(&self, path: &str, flags: OFlag) -> Result<Held, Errno> {
+        let from = self.start(path);
+        Ok(Held {
+            fd: beneath::open(from.fd.as_fd(), path, flags)?,
+            at: Self::location(from, path),
+        })
+    }
+
+    /// The directory `path`'s last component is in, opened beneath its start, and that
+    /// component as written: what mkdir, rmdir, unlink and rename act on.
+    fn open_parent<'p>(&self, path: &'p str) -> Result<(OwnedFd, &'p str), Errno> {
+        let (parent, last) = path::split_last(path);
+        let from = self.start(path);
+        let fd = beneath::open(from.fd.as_fd(), parent, OFlag::O_PATH | OFlag::O_DIRECTORY)?;
+        Ok((fd, last))
+    }
+
+    /// Whether `at` names something of this run's (its group or instance).
+    fn ours(&self, at: &[String]) -> bool {
+        at.iter().any(|c| c.starts_with(&self.prefix))
     }
 
     /// Why the host will not run `action`, if it will not.
@@ -160,6 +287,10 @@ impl HostTracefs {
                 self.prefix
             ))
         };
+        let not_ours = |path: &str| {
+            let at = Self::location(self.start(path), path);
+            (!self.ours(&at)).then(|| others(path)).flatten()
+        };
         match action {
             Action::Control { file, line } => {
                 if *file == ControlFile::KprobeEvents && !self.root.join("kprobe_events").exists() {
@@ -167,36 +298,51 @@ impl HostTracefs {
                 }
                 let spec = line.split_whitespace().next().unwrap_or_default();
                 let name = spec.split_once(':').map_or("", |(_, n)| n);
-                if !name.starts_with(&format!("{}/", self.prefix)) && !name.starts_with(&format!("{}.", self.prefix)) {
+                if !name.starts_with(&format!("{}/", self.prefix))
+                    && !name.starts_with(&format!("{}.", self.prefix))
+                {
                     return others(&format!("`{line}`"));
                 }
-                None
+                foreign_uprobe(*file, line)
             }
-            Action::WriteFile { path, .. } if ["kprobe_events", "uprobe_events", "dynamic_events"].contains(&path.trim_start_matches('/')) => {
+            Action::WriteFile { path, .. }
+                if matches!(
+                    &Self::location(self.start(path), path)[..],
+                    [f] if ["kprobe_events", "uprobe_events", "dynamic_events"].contains(&f.as_str())
+                ) =>
+            {
                 Some("truncating a control file removes every probe, not only this run's".into())
             }
             Action::WriteFile { path, .. }
             | Action::Mkdir { path }
             | Action::Rmdir { path }
             | Action::Chmod { path, .. }
-            | Action::Chown { path, .. } => (!self.ours(path)).then(|| others(path)).flatten(),
-            Action::Open { path, mode, .. } if *mode != OpenMode::Read && *mode != OpenMode::Directory => {
-                (!self.ours(path)).then(|| others(path)).flatten()
+            | Action::Chown { path, .. } => not_ours(path),
+            Action::Open { path, mode, .. }
+                if *mode != OpenMode::Read && *mode != OpenMode::Directory =>
+            {
+                not_ours(path)
             }
-            Action::Remount { .. } if !self.allow_remount => {
-                Some("remount with uid=/gid= resets ownership saved by others (run with --allow-remount)".into())
-            }
+            Action::Remount { .. } if !self.allow_remount => Some(
+                "remount with uid=/gid= resets ownership saved by others (run with --allow-remount)"
+                    .into(),
+            ),
             _ => None,
         }
     }
 
-    fn handle(&mut self, h: &str) -> Result<&mut File, Errno> {
-        self.handles.get_mut(h).ok_or(Errno::EBADF)
+    fn handle(&self, h: &str) -> Result<&Held, Errno> {
+        self.handles.get(h).ok_or(Errno::EBADF)
+    }
+
+    /// A handle's descriptor as a `File`, for the calls std wraps (read, write, metadata).
+    fn file(&self, h: &str) -> Result<File, Errno> {
+        Ok(File::from(self.handle(h)?.fd.try_clone().map_err(errno)?))
     }
 
     fn open(
         &mut self,
-        at: Option<&str>,
+        dir: Option<&str>,
         path: &str,
         mode: OpenMode,
         handle: &str,
@@ -204,67 +350,58 @@ impl HostTracefs {
         if self.handles.contains_key(handle) {
             return Err(Errno::EBADF);
         }
-        let file = match at {
+        // tracefs honours O_NONBLOCK only in its trace pipes, whose reads would otherwise wait
+        // for trace data forever.
+        let flags = OFlag::O_NONBLOCK
+            | match mode {
+                OpenMode::Read => OFlag::O_RDONLY,
+                OpenMode::Directory => OFlag::O_RDONLY | OFlag::O_DIRECTORY,
+                OpenMode::Write => OFlag::O_WRONLY,
+                OpenMode::ReadWrite => OFlag::O_RDWR,
+                OpenMode::Create => OFlag::O_WRONLY | OFlag::O_CREAT,
+            };
+        let held = match dir {
             Some(dir) => {
-                let dirfd = self.handle(dir)?.as_raw_fd();
-                let c = CString::new(path).map_err(|_| Errno::EINVAL)?;
-                // SAFETY: a valid fd and a NUL-terminated path; the result is owned below.
-                let fd =
-                    unsafe { libc::openat(dirfd, c.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
-                if fd < 0 {
-                    return Err(errno(io::Error::last_os_error()));
+                let from = self.handle(dir)?;
+                Held {
+                    fd: beneath::open(from.fd.as_fd(), path, flags)?,
+                    at: Self::location(from, path),
                 }
-                // SAFETY: openat returned a new fd that nothing else owns.
-                unsafe { File::from_raw_fd(fd) }
             }
-            None => {
-                let mut o = OpenOptions::new();
-                match mode {
-                    OpenMode::Read => o.read(true),
-                    OpenMode::Directory => o.read(true).custom_flags(libc::O_DIRECTORY),
-                    OpenMode::Write => o.write(true),
-                    OpenMode::ReadWrite => o.read(true).write(true),
-                    OpenMode::Create => o.write(true).create(true),
-                };
-                o.open(self.path(path)).map_err(errno)?
-            }
+            None => self.open_path(path, flags)?,
         };
-        self.handles.insert(handle.to_owned(), file);
+        self.handles.insert(handle.to_owned(), held);
         Ok(Value::Done)
     }
 
     fn read(&mut self, h: &str, len: usize) -> Result<Value, Errno> {
         let mut buf = vec![0u8; len];
-        let n = self.handle(h)?.read(&mut buf).map_err(errno)?;
+        let n = self.file(h)?.read(&mut buf).map_err(errno)?;
         Ok(Value::Data {
             text: Some(String::from_utf8_lossy(&buf[..n]).into_owned()),
         })
     }
 
     fn write(&mut self, h: &str, data: &str) -> Result<Value, Errno> {
-        let n = self.handle(h)?.write(data.as_bytes()).map_err(errno)?;
+        let n = self.file(h)?.write(data.as_bytes()).map_err(errno)?;
         Ok(Value::Written { bytes: n })
     }
 
     fn seek(&mut self, h: &str, pos: i64, whence: i32) -> Result<Value, Errno> {
-        let fd = self.handle(h)?.as_raw_fd();
+        let fd = self.handle(h)?.fd.as_raw_fd();
         // SAFETY: lseek on an fd this target owns.
         let r = unsafe { libc::lseek(fd, pos, whence) };
         if r < 0 {
-            return Err(errno(io::Error::last_os_error()));
+            return Err(last_errno());
         }
         Ok(Value::Pos { pos: r })
     }
 
     fn list(&self, path: &str) -> Result<Value, Errno> {
-        let dir = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_DIRECTORY)
-            .open(self.path(path))
-            .map_err(errno)?;
+        let dir = self.open_path(path, OFlag::O_RDONLY | OFlag::O_DIRECTORY)?;
         let mut names = Vec::new();
         loop {
-            let batch = getdents64(&dir, 32768)?;
+            let batch = getdents64(&dir.fd, 32768)?;
             if batch.is_empty() {
                 break;
             }
@@ -278,48 +415,82 @@ impl HostTracefs {
         Ok(Value::Names { names })
     }
 
-    /// `echo DATA >> file` (append) or `> file`: open, one write, close.
-    fn write_path(&self, path: &Path, data: &str, append: bool) -> Result<Value, Errno> {
-        let mut o = OpenOptions::new();
-        o.write(true);
-        if append {
-            o.append(true);
-        } else {
-            o.truncate(true);
-        }
-        let mut f = o.open(path).map_err(errno)?;
+    /// `cat`: reads to the end, or to [`limits::READ_FILE_MAX`] bytes as the model does.
+    fn read_path(&self, path: &str) -> Result<Value, Errno> {
+        let f = self.open_path(path, OFlag::O_RDONLY | OFlag::O_NONBLOCK)?;
+        let mut bytes = Vec::new();
+        File::from(f.fd)
+            .take(limits::READ_FILE_MAX as u64)
+            .read_to_end(&mut bytes)
+            .map_err(errno)?;
+        Ok(Value::Data {
+            text: Some(String::from_utf8_lossy(&bytes).into_owned()),
+        })
+    }
+
+    /// `echo DATA >> file` (append, for control files) or `> file`: open, one write, close.
+    fn write_path(
+        &self,
+        from: &Held,
+        path: &str,
+        data: &str,
+        append: bool,
+    ) -> Result<Value, Errno> {
+        let flags = OFlag::O_WRONLY
+            | if append {
+                OFlag::O_APPEND
+            } else {
+                OFlag::O_TRUNC
+            };
+        let mut f = File::from(beneath::open(from.fd.as_fd(), path, flags)?);
         let n = f.write(data.as_bytes()).map_err(errno)?;
         Ok(Value::Written { bytes: n })
+    }
+
+    /// Runs a `*at` call on `path`'s parent descriptor and last component.
+    fn at_parent(
+        &self,
+        path: &str,
+        call: impl FnOnce(i32, &std::ffi::CStr) -> libc::c_int,
+    ) -> Result<Value, Errno> {
+        let (dir, last) = self.open_parent(path)?;
+        if call(dir.as_raw_fd(), &c_path(last)?) < 0 {
+            return Err(last_errno());
+        }
+        Ok(Value::Done)
     }
 
     fn run(&mut self, action: &Action) -> Result<Value, Errno> {
         match action {
             Action::Control { file, line } => {
-                let r = self.write_path(
-                    &self.root.join(file.file_name()),
-                    &format!("{line}\n"),
-                    true,
-                );
+                let r = self.write_path(&self.top, file.file_name(), &format!("{line}\n"), true);
                 if r.is_err() {
                     self.notes.extend(self.error_log_entry(line));
                 }
                 r
             }
-            Action::Mkdir { path } => fs::create_dir(self.path(path))
-                .map(|()| Value::Done)
-                .map_err(errno),
-            Action::Rmdir { path } => fs::remove_dir(self.path(path))
-                .map(|()| Value::Done)
-                .map_err(errno),
-            Action::Unlink { path } => fs::remove_file(self.path(path))
-                .map(|()| Value::Done)
-                .map_err(errno),
-            Action::Rename { from, to } => fs::rename(self.path(from), self.path(to))
-                .map(|()| Value::Done)
-                .map_err(errno),
-            Action::Stat { path } => fs::metadata(self.path(path))
-                .map(|m| Value::Stat(stat_info(&m)))
-                .map_err(errno),
+            // SAFETY (the *at calls below): a directory fd this target holds and a
+            // NUL-terminated name, both alive for the call.
+            Action::Mkdir { path } => {
+                self.at_parent(path, |d, n| unsafe { libc::mkdirat(d, n.as_ptr(), 0o777) })
+            }
+            Action::Rmdir { path } => self.at_parent(path, |d, n| unsafe {
+                libc::unlinkat(d, n.as_ptr(), libc::AT_REMOVEDIR)
+            }),
+            Action::Unlink { path } => {
+                self.at_parent(path, |d, n| unsafe { libc::unlinkat(d, n.as_ptr(), 0) })
+            }
+            Action::Rename { from, to } => {
+                let (to_dir, to_last) = self.open_parent(to)?;
+                let to_last = c_path(to_last)?;
+                self.at_parent(from, |d, n| unsafe {
+                    libc::renameat(d, n.as_ptr(), to_dir.as_raw_fd(), to_last.as_ptr())
+                })
+            }
+            Action::Stat { path } => {
+                let f = self.open_path(path, OFlag::O_PATH)?;
+                fd_metadata(&f.fd).map(|m| Value::Stat(stat_info(&m)))
+            }
             Action::Open { path, mode, handle } => self.open(None, path, *mode, handle),
             Action::OpenAt {
                 dir,
@@ -333,47 +504,37 @@ impl HostTracefs {
                 .remove(handle)
                 .map(|_| Value::Done)
                 .ok_or(Errno::EBADF),
-            Action::Fstat { handle } => self
-                .handle(handle)?
-                .metadata()
-                .map(|m| Value::Stat(stat_info(&m)))
-                .map_err(errno),
-            Action::Getdents { handle, buffer } => {
-                let f = self.handle(handle)?;
-                getdents64(f, *buffer).map(|entries| Value::Dirents { entries })
+            Action::Fstat { handle } => {
+                fd_metadata(&self.handle(handle)?.fd).map(|m| Value::Stat(stat_info(&m)))
             }
+            Action::Getdents { handle, buffer } => getdents64(&self.handle(handle)?.fd, *buffer)
+                .map(|entries| Value::Dirents { entries }),
             Action::Tell { handle } => self.seek(handle, 0, libc::SEEK_CUR),
             Action::Seek { handle, pos } => self.seek(handle, *pos, libc::SEEK_SET),
             Action::List { path } => self.list(path),
-            Action::ReadFile { path } => {
-                let mut text = String::new();
-                File::open(self.path(path))
-                    .and_then(|mut f| f.read_to_string(&mut text))
-                    .map_err(errno)?;
-                Ok(Value::Data { text: Some(text) })
+            Action::ReadFile { path } => self.read_path(path),
+            Action::WriteFile { path, data } => {
+                self.write_path(self.start(path), path, data, false)
             }
-            Action::WriteFile { path, data } => self.write_path(&self.path(path), data, false),
-            Action::Chdir { path } => std::env::set_current_dir(self.path(path))
-                .map(|()| Value::Done)
-                .map_err(errno),
+            Action::Chdir { path } => {
+                let dir = self.open_path(path, OFlag::O_PATH | OFlag::O_DIRECTORY)?;
+                self.change_dir(dir)
+            }
             Action::Fchdir { handle } => {
-                let fd = self.handle(handle)?.as_raw_fd();
-                // SAFETY: fchdir on an fd this target owns.
-                if unsafe { libc::fchdir(fd) } < 0 {
-                    return Err(errno(io::Error::last_os_error()));
-                }
-                Ok(Value::Done)
+                let h = self.handle(handle)?;
+                let dir = Held {
+                    fd: h.fd.try_clone().map_err(errno)?,
+                    at: h.at.clone(),
+                };
+                self.change_dir(dir)
             }
             Action::Chmod { path, mode } => {
-                use std::os::unix::fs::PermissionsExt;
-                fs::set_permissions(self.path(path), fs::Permissions::from_mode(*mode))
-                    .map(|()| Value::Done)
-                    .map_err(errno)
+                let f = self.open_path(path, OFlag::O_PATH)?;
+                chmod_fd(f.fd.as_fd(), *mode).map(|()| Value::Done)
             }
             Action::Chown { path, uid, gid } => {
-                std::os::unix::fs::chown(self.path(path), *uid, *gid)
-                    .map(|()| Value::Done)
-                    .map_err(errno)
+                let f = self.open_path(path, OFlag::O_PATH)?;
+                chown_fd(f.fd.as_fd(), *uid, *gid).map(|()| Value::Done)
             }
             Action::Remount { options } => {
                 if self.remounted_from.is_none() {
@@ -395,10 +556,43 @@ impl HostTracefs {
         }
     }
 
+    /// `fchdir` to `dir`, which becomes where `./` paths start.
+    fn change_dir(&mut self, dir: Held) -> Result<Value, Errno> {
+        nix::unistd::fchdir(&dir.fd).map_err(|e| Errno(e as i32))?;
+        self.cwd = dir;
+        Ok(Value::Done)
+    }
+
     /// Closes every handle (so nothing pins an instance or an event).
     pub fn close_all(&mut self) {
         self.handles.clear();
     }
+}
+
+/// Why a uprobe line is refused: a probe on a file other than rethfs's own executable would,
+/// once enabled, trap in every process that runs that file. A path that does not exist is
+/// left to the kernel (ENOENT, a test).
+fn foreign_uprobe(file: ControlFile, line: &str) -> Option<String> {
+    let mut words = line.split_whitespace();
+    let spec = words.next().unwrap_or_default();
+    if file == ControlFile::KprobeEvents || !(spec.starts_with('p') || spec.starts_with('r')) {
+        return None;
+    }
+    let target = words.next()?;
+    let (place, _) = target.rsplit_once(':')?;
+    // kprobe places (`vfs_read`, `module:symbol`) name no file.
+    if !place.contains('/') {
+        return None;
+    }
+    let id = |m: fs::Metadata| (m.dev(), m.ino());
+    let there = fs::metadata(place).ok().map(id)?;
+    let own = fs::metadata("/proc/self/exe").ok().map(id);
+    (own != Some(there)).then(|| {
+        format!(
+            "a uprobe on {place}, once enabled, traps in every process that runs it; rethfs \
+             places uprobes only in its own executable ({{uprobe}})"
+        )
+    })
 }
 
 impl Target for HostTracefs {
@@ -434,7 +628,8 @@ mod tests {
             PathBuf::from(super::super::DEFAULT_TRACEFS),
             String::new(),
             false,
-        );
+        )
+        .unwrap();
         let line = format!("p:{}/ev /no/such/file:0x10", host.prefix());
         let outcome = host.apply(&Action::Control {
             file: ControlFile::UprobeEvents,
