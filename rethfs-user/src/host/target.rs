@@ -645,4 +645,79 @@ mod tests {
         );
         assert!(host.take_notes().is_empty(), "notes are taken once");
     }
+
+    /// What spelling cannot show: a mount inside one of the run's own instances. Writes,
+    /// which ownership would allow there, stop at it.
+    #[test]
+    #[ignore = "host test: needs root and a real tracefs"]
+    fn writes_stop_at_a_mount_inside_tracefs() {
+        let root = PathBuf::from(super::super::DEFAULT_TRACEFS);
+        let cwd = std::env::current_dir().unwrap();
+        let name = format!("rethfs_{}_mnt", std::process::id());
+        let mut host = HostTracefs::new(root.clone(), String::new(), false)
+            .unwrap()
+            .named(&name);
+        let instance = format!("instances/{name}");
+        assert_eq!(
+            host.apply(&Action::Mkdir {
+                path: instance.clone()
+            }),
+            Outcome::Ok(Value::Done)
+        );
+        let mnt = root.join(&instance).join("options");
+        nix::mount::mount(
+            Some("none"),
+            &mnt,
+            Some("tmpfs"),
+            nix::mount::MsFlags::empty(),
+            None::<&str>,
+        )
+        .unwrap();
+        fs::write(mnt.join("canary"), "x").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(mnt.join("canary"), fs::Permissions::from_mode(0o644)).unwrap();
+        let at = |p: &str| format!("{instance}/options/{p}");
+        let actions = [
+            Action::WriteFile {
+                path: at("canary"),
+                data: "overwritten".into(),
+            },
+            Action::Chmod {
+                path: at("canary"),
+                mode: 0o777,
+            },
+            Action::Chown {
+                path: at("canary"),
+                uid: Some(1),
+                gid: None,
+            },
+            Action::Mkdir { path: at("new") },
+            Action::Unlink { path: at("canary") },
+            Action::Rename {
+                from: at("canary"),
+                to: at("moved"),
+            },
+            Action::Open {
+                path: at("created"),
+                mode: OpenMode::Create,
+                handle: "h".into(),
+            },
+            Action::Chdir { path: at(".") },
+        ];
+        let outcomes: Vec<Outcome> = actions.iter().map(|a| host.apply(a)).collect();
+        let untouched = fs::metadata(mnt.join("canary"))
+            .map(|m| (m.len(), m.mode() & 0o777, m.uid()))
+            .ok();
+        let extra = fs::read_dir(&mnt).unwrap().count();
+        nix::mount::umount(&mnt).unwrap();
+        host.close_all();
+        drop(host);
+        fs::remove_dir(root.join(&instance)).unwrap();
+        std::env::set_current_dir(cwd).unwrap();
+        for (a, o) in actions.iter().zip(&outcomes) {
+            assert_eq!(*o, Outcome::Err(Errno(libc::EXDEV)), "{}", a.summary());
+        }
+        assert_eq!(untouched, Some((1, 0o644, 0)));
+        assert_eq!(extra, 1, "something was made inside the mount");
+    }
 }
