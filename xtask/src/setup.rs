@@ -2,7 +2,7 @@
 //!
 //! Idempotent and quick when everything is present: each step checks before it installs.
 
-use std::{process::Command, time::Instant};
+use std::{ffi::OsStr, process::Command, time::Instant};
 
 use anyhow::{Context as _, Result, bail};
 
@@ -105,13 +105,7 @@ fn ensure_bpf_linker(pins: &Pins) -> Result<()> {
 /// Debian packages later tasks use (qemu and busybox for test VMs), through the system's own
 /// apt configuration.
 fn ensure_apt_packages(packages: &[String]) -> Result<()> {
-    let missing: Vec<&String> = packages
-        .iter()
-        .filter(|p| {
-            !output(Command::new("dpkg-query").args(["-W", "-f=${Status}", p]))
-                .is_some_and(|o| String::from_utf8_lossy(&o.stdout).ends_with("installed"))
-        })
-        .collect();
+    let missing = missing_packages(OsStr::new("dpkg-query"), packages);
     if missing.is_empty() {
         return Ok(());
     }
@@ -129,4 +123,60 @@ fn ensure_apt_packages(packages: &[String]) -> Result<()> {
             .args(["install", "-y", "-qq", "--no-install-recommends"])
             .args(missing),
     )
+}
+
+/// The `packages` that `dpkg_query` does not report installed. dpkg's status is
+/// `WANT ERROR STATE`: only the state `installed` with no error counts, wanted `install` or
+/// `hold` (a held package is installed, just kept at its version). A removed package reads
+/// `deinstall ok config-files` or, once purged, `unknown ok not-installed`.
+fn missing_packages<'a>(dpkg_query: &OsStr, packages: &'a [String]) -> Vec<&'a String> {
+    packages
+        .iter()
+        .filter(|p| {
+            !output(Command::new(dpkg_query).args(["-W", "-f=${Status}", p])).is_some_and(|o| {
+                o.status.success()
+                    && matches!(
+                        String::from_utf8_lossy(&o.stdout).trim(),
+                        "install ok installed" | "hold ok installed"
+                    )
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::missing_packages;
+    use std::{fs, os::unix::fs::PermissionsExt as _};
+
+    #[test]
+    fn only_packages_dpkg_calls_installed_count_as_installed() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("dpkg-query");
+        // Each package's status as dpkg prints it; the last one dpkg has never heard of.
+        fs::write(
+            &fake,
+            r#"#!/bin/sh
+case "$3" in
+cpio) printf 'unknown ok not-installed' ;;
+qemu-system-x86) printf 'install ok installed' ;;
+busybox-static) printf 'hold ok installed' ;;
+zstd) printf 'deinstall ok config-files' ;;
+*) echo "dpkg-query: no packages found matching $3" >&2; exit 1 ;;
+esac
+"#,
+        )
+        .unwrap();
+        fs::set_permissions(&fake, fs::Permissions::from_mode(0o755)).unwrap();
+        let packages = [
+            "cpio",
+            "qemu-system-x86",
+            "busybox-static",
+            "zstd",
+            "nosuch",
+        ]
+        .map(String::from);
+        let missing = missing_packages(fake.as_os_str(), &packages);
+        assert_eq!(missing, ["cpio", "zstd", "nosuch"]);
+    }
 }
