@@ -1,8 +1,9 @@
-//! The toolchain pins in the workspace Cargo.toml's `[workspace.metadata.rethfs]`.
+//! The workspace: its root, cargo run in it, where cargo builds, and the toolchain pins in its
+//! Cargo.toml's `[workspace.metadata.rethfs]`.
 
-use std::{fs, path::PathBuf};
+use std::{fs, path::PathBuf, process::Command};
 
-use anyhow::{Context as _, Result, anyhow};
+use anyhow::{Context as _, Result, anyhow, bail};
 
 /// What `[workspace.metadata.rethfs]` pins.
 pub struct Pins {
@@ -18,6 +19,34 @@ pub fn workspace_root() -> PathBuf {
         .parent()
         .expect("xtask sits in the workspace")
         .to_owned()
+}
+
+/// Cargo (the one running xtask), in the workspace root.
+pub fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(workspace_root());
+    cmd
+}
+
+/// Where cargo builds: `target/` unless CARGO_TARGET_DIR or cargo's configuration moves it,
+/// as cargo itself reports it.
+pub fn target_dir() -> Result<PathBuf> {
+    let out = cargo()
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .output()
+        .context("starting `cargo metadata`")?;
+    if !out.status.success() {
+        bail!(
+            "`cargo metadata` failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let meta: serde_json::Value =
+        serde_json::from_slice(&out.stdout).context("parsing `cargo metadata` output")?;
+    meta["target_directory"]
+        .as_str()
+        .map(PathBuf::from)
+        .context("`cargo metadata` output has no target_directory")
 }
 
 impl Pins {

@@ -1,22 +1,19 @@
 //! `cargo xtask run`: the main job, as root: the kernel profile, then the whole scenario
 //! catalogue on the host against the model (`rethfs run`).
 
-use std::{path::PathBuf, process::Command};
+use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::{pins::workspace_root, privilege, process, setup};
+use crate::{
+    pins::{cargo, target_dir, workspace_root},
+    privilege, process, setup,
+};
 
 /// Builds the `rethfs` binary (release) as the invoking user and returns its path.
 pub fn build_rethfs() -> Result<PathBuf> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    process::run(Command::new(cargo).current_dir(workspace_root()).args([
-        "build",
-        "--release",
-        "--package",
-        "rethfs-user",
-    ]))?;
-    Ok(workspace_root().join("target/release/rethfs"))
+    process::run(cargo().args(["build", "--release", "--package", "rethfs-user"]))?;
+    Ok(target_dir()?.join("release/rethfs"))
 }
 
 /// Runs `args` through rethfs as root, or the default job; returns rethfs's exit code.

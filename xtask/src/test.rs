@@ -1,21 +1,27 @@
 //! `cargo xtask test`: every test, with the host tests (root, real tracefs) included when root.
 
 use std::{
+    fs,
     io::{BufRead, BufReader},
-    process::{Command, Stdio},
+    path::{Path, PathBuf},
+    process::Stdio,
 };
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 
-use crate::{pins::workspace_root, privilege, process, run::build_rethfs, setup};
+use crate::{
+    pins::{cargo, workspace_root},
+    privilege, process,
+    run::build_rethfs,
+    setup,
+};
 
 pub fn run() -> Result<u8> {
     setup::run()?;
     // The integration tests drive the binary, so it must be current.
     build_rethfs()?;
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut test = Command::new(cargo);
-    test.current_dir(workspace_root()).args([
+    let mut test = cargo();
+    test.args([
         "test",
         "--release",
         "--workspace",
@@ -61,31 +67,38 @@ const VM_TESTS: [(&str, &str); 4] = [
     ("7.3", "kprobe"),
 ];
 
-/// The catalogue in a test VM per entry of [`VM_TESTS`], each observer forced: the kernel
-/// and the model must agree on outcomes and lifetimes, with no record lost. Counted like
-/// tests; true when one failed.
+/// The tests that boot a test VM, counted like tests; true when one failed. The catalogue
+/// runs once per entry of [`VM_TESTS`], each observer forced: the kernel and the model must
+/// agree on outcomes and lifetimes, with no record lost. Then the user's own scenario files
+/// must reach the guest.
 fn vm_tests(totals: &mut Totals) -> bool {
     let mut failed = false;
     for (kernel, observer) in VM_TESTS {
         let name = format!("vm::{kernel}::{observer}::catalogue_lifetimes");
-        if !privilege::is_root() {
-            println!("test {name} ... skipped: needs root (qemu and the kernel cache)");
-            totals.ignored += 1;
-            continue;
+        failed |= vm_count(totals, &name, || vm_test(kernel, observer));
+    }
+    failed | vm_count(totals, "vm::6.12::user_scenario_files", user_scenario_files)
+}
+
+/// Runs VM test `name` when root, prints its line and counts it; true when it failed.
+fn vm_count(totals: &mut Totals, name: &str, test: impl FnOnce() -> Result<()>) -> bool {
+    if !privilege::is_root() {
+        println!("test {name} ... skipped: needs root (qemu and the kernel cache)");
+        totals.ignored += 1;
+        return false;
+    }
+    match test() {
+        Ok(()) => {
+            println!("test {name} ... ok");
+            totals.passed += 1;
+            false
         }
-        match vm_test(kernel, observer) {
-            Ok(()) => {
-                println!("test {name} ... ok");
-                totals.passed += 1;
-            }
-            Err(e) => {
-                println!("test {name} ... FAILED\n{e:#}");
-                totals.failed += 1;
-                failed = true;
-            }
+        Err(e) => {
+            println!("test {name} ... FAILED\n{e:#}");
+            totals.failed += 1;
+            true
         }
     }
-    failed
 }
 
 fn vm_test(kernel: &str, observer: &str) -> Result<()> {
@@ -106,6 +119,112 @@ fn vm_test(kernel: &str, observer: &str) -> Result<()> {
         &std::fs::read_to_string(&path).with_context(|| path.display().to_string())?,
     )?;
     agreement(&report, observer, code)
+}
+
+/// Scenario files of the user's, named as `cargo xtask vm -- run --scenario FILE` would:
+/// one by a path relative to the current directory, one by an absolute path with a space.
+const USER_SCENARIOS: [(&str, &str); 2] = [
+    (
+        "user-a",
+        r#"name = "user-a"
+description = "a uprobe event, looked up, removed, looked up again"
+[[step]]
+op = "control"
+file = "uprobe_events"
+line = "p:{prefix}/ev {uprobe}"
+[[step]]
+op = "stat"
+path = "events/{prefix}/ev/enable"
+[[step]]
+op = "control"
+file = "uprobe_events"
+line = "-:{prefix}/ev"
+[[step]]
+op = "stat"
+path = "events/{prefix}/ev/enable"
+"#,
+    ),
+    (
+        "user-b",
+        r#"name = "user-b"
+description = "the events directory listed"
+[[step]]
+op = "list"
+path = "events"
+"#,
+    ),
+];
+
+/// Both [`USER_SCENARIOS`] must reach a 6.12 guest from their host files and pass there.
+fn user_scenario_files() -> Result<()> {
+    let pid = std::process::id();
+    let near = workspace_root().join(format!("target/xtask-vm-test-{pid}"));
+    let spaced = PathBuf::from(format!("/tmp/rethfs vm test {pid}"));
+    let result = (|| {
+        let [(a, a_toml), (b, b_toml)] = USER_SCENARIOS;
+        for (dir, name, toml) in [(&near, a, a_toml), (&spaced, b, b_toml)] {
+            fs::create_dir_all(dir)?;
+            fs::write(dir.join(format!("{name}.toml")), toml)?;
+        }
+        // `cargo xtask` runs in the user's directory, somewhere in the workspace.
+        let cwd = std::env::current_dir()?.canonicalize()?;
+        let relative = relative_to(&cwd, &near.canonicalize()?).join(format!("{a}.toml"));
+        let absolute = spaced.join(format!("{b}.toml"));
+        let args = [
+            "run",
+            "--scenario",
+            relative.to_str().context("the relative path")?,
+            "--scenario",
+            absolute.to_str().context("the absolute path")?,
+            "--json",
+            "report.json",
+        ]
+        .map(String::from);
+        let code = crate::vm::run("6.12", &args, 600)?;
+        let path = workspace_root().join("target/rethfs-vm-6.12.json");
+        let report: serde_json::Value = serde_json::from_str(
+            &fs::read_to_string(&path).with_context(|| path.display().to_string())?,
+        )?;
+        all_passed(&report, &[a, b], code)
+    })();
+    for dir in [&near, &spaced] {
+        let _ = fs::remove_dir_all(dir);
+    }
+    result
+}
+
+/// The relative path from directory `from` to `to`, both canonical.
+fn relative_to(from: &Path, to: &Path) -> PathBuf {
+    let common = from
+        .components()
+        .zip(to.components())
+        .take_while(|(f, t)| f == t)
+        .count();
+    let mut path: PathBuf = from.components().skip(common).map(|_| "..").collect();
+    path.extend(to.components().skip(common));
+    path
+}
+
+/// A run of exactly `scenarios` that all passed (exit 0, or 1 for a finding that then shows
+/// as a verdict that did not pass).
+fn all_passed(report: &serde_json::Value, scenarios: &[&str], code: u8) -> Result<()> {
+    let verdicts = report["verdicts"].as_array().cloned().unwrap_or_default();
+    let ran: Vec<&str> = verdicts
+        .iter()
+        .map(|v| v["scenario"].as_str().unwrap_or("?"))
+        .collect();
+    if code > 1 || ran != scenarios {
+        bail!("rethfs exited {code} having run {ran:?} instead of {scenarios:?}");
+    }
+    let failed: Vec<String> = verdicts
+        .iter()
+        .filter(|v| v["status"] != "pass")
+        .map(|v| format!("{}: {} {}", v["scenario"], v["status"], v["reason"]))
+        .collect();
+    if !failed.is_empty() {
+        bail!("scenarios that did not pass:\n{}", failed.join("\n"));
+    }
+    Ok(())
 }
 
 /// What a VM run must show: the forced observer, nothing lost, every scenario's lifetimes
@@ -183,8 +302,38 @@ impl Totals {
 
 #[cfg(test)]
 mod tests {
-    use super::{Totals, agreement};
+    use super::{Totals, agreement, all_passed, relative_to};
     use serde_json::json;
+    use std::path::{Path, PathBuf};
+
+    #[test]
+    fn relative_paths_climb_to_the_common_ancestor() {
+        let rel = |from, to| relative_to(Path::new(from), Path::new(to));
+        assert_eq!(rel("/w", "/w/target/t"), PathBuf::from("target/t"));
+        assert_eq!(
+            rel("/w/xtask/src", "/w/target/t"),
+            PathBuf::from("../../target/t")
+        );
+    }
+
+    #[test]
+    fn a_user_scenario_run_passes_only_when_each_scenario_ran_and_passed() {
+        let report = |statuses: &[(&str, &str)]| {
+            let v: Vec<_> = statuses
+                .iter()
+                .map(|(s, st)| json!({"scenario": s, "status": st, "reason": "why"}))
+                .collect();
+            json!({ "verdicts": v })
+        };
+        let both = report(&[("a", "pass"), ("b", "pass")]);
+        assert!(all_passed(&both, &["a", "b"], 0).is_ok());
+        assert!(all_passed(&both, &["a", "b"], 2).is_err());
+        assert!(all_passed(&report(&[("a", "pass")]), &["a", "b"], 0).is_err());
+        let skipped = report(&[("a", "pass"), ("b", "skipped")]);
+        assert!(all_passed(&skipped, &["a", "b"], 0).is_err());
+        let finding = report(&[("a", "violation"), ("b", "pass")]);
+        assert!(all_passed(&finding, &["a", "b"], 1).is_err());
+    }
 
     #[test]
     fn a_vm_run_agrees_only_without_differences_losses_or_unchecked_lifetimes() {

@@ -1,16 +1,20 @@
-//! The guest's initramfs: static busybox, a static rethfs, the kernel's config, and an init
-//! that mounts what rethfs needs, runs it in /out, and hands the results to the host over the
-//! second (output and exit code) and third (every file rethfs wrote in /out, as a .tar.gz) serial
-//! ports (8250 serial is built into every Debian kernel; virtio-console is
-//! not in 6.1's cloud flavour) before powering off.
+//! The guest's initramfs: static busybox, a static rethfs, the kernel's config, the host files
+//! rethfs's arguments name, and an init that mounts what rethfs needs, runs it in /out, and
+//! hands the results to the host over the second (output, the status of the file transfer and
+//! rethfs's exit code) and third (every file rethfs wrote in /out, as a .tar.gz) serial ports
+//! (8250 serial is built into every Debian kernel; virtio-console is not in 6.1's cloud
+//! flavour) before powering off.
 
 use std::{fs, os::unix::fs::PermissionsExt, path::Path, process::Command};
 
 use anyhow::{Context as _, Result};
 
-use super::kernel::Kernel;
+use super::{guest_args::GuestArgs, kernel::Kernel, newc};
 use crate::process;
 
+// /args holds one argument per line, so that an argument with a space stays one argument.
+// The transfer's status goes to ttyS1 after the transfer, just before rethfs's exit code,
+// which stays the last line; the printf's leading newline ends a log that lacks one.
 const INIT: &str = r#"#!/bin/busybox sh
 /bin/busybox --install -s /bin
 mkdir -p /proc /sys /dev /tmp /run/lock /boot
@@ -25,21 +29,25 @@ stty -F /dev/ttyS1 raw -echo
 stty -F /dev/ttyS2 raw -echo
 mkdir -p /out
 cd /out
-/rethfs $(cat /args) > /log 2>&1
+set --
+while IFS= read -r a; do set -- "$@" "$a"; done < /args
+/rethfs "$@" > /log 2>&1
 code=$?
 [ -f /report.json ] && mv /report.json /out/report.json
-{ cat /log; echo "rethfs-exit=$code"; } > /dev/ttyS1
-tar -c -C /out . | gzip -1 > /dev/ttyS2
+tar -czf /dev/ttyS2 -C /out .
+files=$?
+{ cat /log; printf '\nfiles-exit=%s\nrethfs-exit=%s\n' "$files" "$code"; } > /dev/ttyS1
 poweroff -f
 "#;
 
-/// Builds `out` (a gzipped newc cpio) for `kernel`, running `rethfs ARGS`.
+/// Builds `out` (a gzipped newc cpio) for `kernel`, running rethfs with `guest`'s arguments
+/// and files, and checks that it will boot.
 pub fn build(
     out: &Path,
     work: &Path,
     rethfs: &Path,
     kernel: &Kernel,
-    args: &[String],
+    guest: &GuestArgs,
 ) -> Result<()> {
     if work.exists() {
         fs::remove_dir_all(work)?;
@@ -54,15 +62,35 @@ pub fn build(
         &kernel.config,
         work.join("boot").join(format!("config-{}", kernel.release)),
     )?;
+    for input in &guest.inputs {
+        let to = work.join(input.guest.trim_start_matches('/'));
+        fs::create_dir_all(to.parent().expect("/in/<n>/<name>"))?;
+        fs::copy(&input.host, &to).with_context(|| {
+            format!(
+                "copying {} into the guest as {}",
+                input.host.display(),
+                input.guest
+            )
+        })?;
+    }
     fs::write(work.join("init"), INIT)?;
-    fs::write(work.join("args"), args.join(" "))?;
+    fs::write(work.join("args"), guest.lines())?;
     for f in ["init", "rethfs", "bin/busybox"] {
         fs::set_permissions(work.join(f), fs::Permissions::from_mode(0o755))?;
     }
-    let script = format!(
-        "cd {} && find . | cpio -o -H newc --quiet | gzip -1 > {}",
-        work.display(),
-        out.display()
-    );
-    process::run(Command::new("sh").arg("-c").arg(script))
+    let in_work = |program: &str, args: &[&str]| {
+        let mut c = Command::new(program);
+        c.current_dir(work).args(args);
+        c
+    };
+    process::pipeline(
+        vec![
+            in_work("find", &["."]),
+            in_work("cpio", &["-o", "-H", "newc", "--quiet"]),
+            in_work("gzip", &["-1"]),
+        ],
+        out,
+    )
+    .with_context(|| format!("packing {} into {}", work.display(), out.display()))?;
+    newc::check(out)
 }

@@ -1,23 +1,29 @@
 //! `cargo xtask vm --kernel SERIES [-- RETHFS ARGS]`: rethfs inside a test VM booted from a
-//! Debian kernel, for the kprobe and fentry paths this host lacks.
+//! Debian kernel, for the kprobe and fentry paths this host lacks. Host files the arguments
+//! name are copied in; the files rethfs writes in the guest's /out come back.
 
+mod guest_args;
 mod initramfs;
 mod kernel;
+mod newc;
 mod qemu;
 
-use std::{process::Command, time::Duration, time::Instant};
+use std::{fs, path::Path, process::Command, time::Duration, time::Instant};
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 
-use crate::{pins::workspace_root, process, setup};
+use crate::{
+    pins::{cargo, target_dir, workspace_root},
+    process, setup,
+};
+use guest_args::GuestArgs;
 
 const MUSL: &str = "x86_64-unknown-linux-musl";
 
 /// Builds a static rethfs for the guest.
 fn build_static() -> Result<std::path::PathBuf> {
     process::run(Command::new("rustup").args(["target", "add", MUSL]))?;
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    process::run(Command::new(cargo).current_dir(workspace_root()).args([
+    process::run(cargo().args([
         "build",
         "--release",
         "--target",
@@ -25,29 +31,36 @@ fn build_static() -> Result<std::path::PathBuf> {
         "--package",
         "rethfs-user",
     ]))?;
-    Ok(workspace_root()
-        .join("target")
-        .join(MUSL)
-        .join("release/rethfs"))
+    Ok(target_dir()?.join(MUSL).join("release/rethfs"))
 }
 
 pub fn run(series: &str, args: &[String], timeout_secs: u64) -> Result<u8> {
+    let args: Vec<String> = if args.is_empty() {
+        vec!["run".into(), "--json".into(), "/report.json".into()]
+    } else {
+        args.to_vec()
+    };
+    // Before anything is built: an argument the guest cannot be given stops here. Relative
+    // paths are the user's, as `cargo run` keeps the directory it was started in.
+    let cwd = std::env::current_dir().context("the current directory")?;
+    let guest = GuestArgs::new(&args, &cwd)?;
     setup::run()?;
     let cache = workspace_root().join("target/vm");
     let t = Instant::now();
     let kernel = kernel::fetch(series, &cache)?;
     let fetch_s = t.elapsed().as_secs_f64();
     let rethfs = build_static()?;
-    let args: Vec<String> = if args.is_empty() {
-        vec!["run".into(), "--json".into(), "/report.json".into()]
-    } else {
-        args.to_vec()
-    };
+    // Relative paths in ARGS land in the guest's /out and come back here; a previous run's
+    // files go first, so that a run that brings none back never shows them as its own.
+    let dir = workspace_root().join(format!("target/rethfs-vm-{series}"));
+    let report_copy = workspace_root().join(format!("target/rethfs-vm-{series}.json"));
+    remove(&dir)?;
+    remove(&report_copy)?;
     let work = cache.join("work").join(series);
-    std::fs::create_dir_all(&work)?;
+    fs::create_dir_all(&work)?;
     let initrd = work.join("initrd.gz");
     let t = Instant::now();
-    initramfs::build(&initrd, &work.join("root"), &rethfs, &kernel, &args)?;
+    initramfs::build(&initrd, &work.join("root"), &rethfs, &kernel, &guest)?;
     let initrd_s = t.elapsed().as_secs_f64();
     let boot = qemu::boot(
         &kernel.vmlinuz,
@@ -55,41 +68,55 @@ pub fn run(series: &str, args: &[String], timeout_secs: u64) -> Result<u8> {
         &work,
         Duration::from_secs(timeout_secs),
     )?;
-    let (log, last) = boot
-        .status
-        .trim_end()
-        .rsplit_once('\n')
-        .unwrap_or(("", boot.status.trim_end()));
-    println!("{log}");
-    if let Some(files) = &boot.files {
-        // Relative paths in ARGS land in the guest's /out and come back here.
-        let dir = workspace_root().join(format!("target/rethfs-vm-{series}"));
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir)?;
-        }
-        std::fs::create_dir_all(&dir)?;
-        process::run(
-            Command::new("tar")
-                .arg("-xzf")
-                .arg(files)
-                .arg("-C")
-                .arg(&dir),
-        )?;
-        let report = dir.join("report.json");
-        if report.exists() {
-            let path = workspace_root().join(format!("target/rethfs-vm-{series}.json"));
-            std::fs::copy(&report, &path)?;
-            eprintln!("xtask: report in {}", path.display());
-        }
-        eprintln!("xtask: files rethfs wrote in {}", dir.display());
+    let report = &boot.report;
+    println!("{}", report.log);
+    if report.files_exit != 0 {
+        bail!(
+            "rethfs exited {} in the guest, but the files it wrote in /out did not come back: \
+             the guest's `tar -czf /dev/ttyS2 -C /out .` exited with {}",
+            report.rethfs_exit,
+            report.files_exit
+        );
     }
+    let files = boot.files.as_ref().with_context(|| {
+        format!(
+            "rethfs exited {} in the guest, and the guest's tar of /out succeeded, but nothing \
+             arrived on its third serial port",
+            report.rethfs_exit
+        )
+    })?;
+    fs::create_dir_all(&dir)?;
+    process::run(
+        Command::new("tar")
+            .arg("-xzf")
+            .arg(files)
+            .arg("-C")
+            .arg(&dir),
+    )?;
+    let report_file = dir.join("report.json");
+    if report_file.exists() {
+        fs::copy(&report_file, &report_copy)?;
+        eprintln!("xtask: report in {}", report_copy.display());
+    }
+    eprintln!("xtask: files rethfs wrote in {}", dir.display());
     eprintln!(
         "xtask: kernel {} ({}): fetch {fetch_s:.1} s, initramfs {initrd_s:.1} s, boot to report {:.1} s",
         kernel.release, boot.accel, boot.seconds
     );
-    let code: u8 = last
-        .strip_prefix("rethfs-exit=")
-        .and_then(|c| c.trim().parse().ok())
-        .context("the guest's status has no exit code")?;
-    Ok(code)
+    Ok(report.rethfs_exit)
+}
+
+/// Removes `path`, a file or a directory tree, if it exists.
+fn remove(path: &Path) -> Result<()> {
+    let result = if path.is_dir() {
+        fs::remove_dir_all(path)
+    } else {
+        fs::remove_file(path)
+    };
+    match result {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("removing {}", path.display()))
+        }
+        _ => Ok(()),
+    }
 }

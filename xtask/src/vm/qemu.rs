@@ -27,8 +27,8 @@ fn kvm_usable() -> bool {
 }
 
 pub struct Boot {
-    pub status: String,
-    /// The .tar.gz of the files rethfs wrote in the guest's /out, when there were any.
+    pub report: Report,
+    /// The .tar.gz of the files rethfs wrote in the guest's /out, when any arrived.
     pub files: Option<std::path::PathBuf>,
     pub accel: &'static str,
     pub seconds: f64,
@@ -103,7 +103,8 @@ pub fn boot(vmlinuz: &Path, initrd: &Path, work: &Path, timeout: Duration) -> Re
         );
     }
     Ok(Boot {
-        status: status_text,
+        report: Report::parse(&status_text)
+            .with_context(|| format!("the guest's status in {}", status.display()))?,
         files: fs::metadata(&report)
             .is_ok_and(|m| m.len() > 0)
             .then_some(report),
@@ -112,8 +113,72 @@ pub fn boot(vmlinuz: &Path, initrd: &Path, work: &Path, timeout: Duration) -> Re
     })
 }
 
+/// What the guest's init sends over its second serial port: rethfs's output, then the exit
+/// code of the tar that sent /out over the third port, then rethfs's own as the last line.
+#[derive(Debug, PartialEq)]
+pub struct Report {
+    pub log: String,
+    pub files_exit: u8,
+    pub rethfs_exit: u8,
+}
+
+impl Report {
+    fn parse(text: &str) -> Result<Self> {
+        let mut lines = text.trim_end().rsplitn(3, '\n');
+        let mut code = |key: &str| {
+            let line = lines.next().unwrap_or_default();
+            line.strip_prefix(key)
+                .and_then(|c| c.parse::<u8>().ok())
+                .with_context(|| format!("{line:?} where `{key}N` belongs"))
+        };
+        let rethfs_exit = code("rethfs-exit=")?;
+        let files_exit = code("files-exit=")?;
+        Ok(Report {
+            log: lines.next().unwrap_or_default().trim_end().to_owned(),
+            files_exit,
+            rethfs_exit,
+        })
+    }
+}
+
 fn tail(path: &Path) -> String {
     let text = fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(30)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Report;
+
+    #[test]
+    fn the_status_is_the_log_then_the_transfers_and_rethfss_exit_codes() {
+        let report = |log: &str, files_exit, rethfs_exit| Report {
+            log: log.into(),
+            files_exit,
+            rethfs_exit,
+        };
+        let parse = |t| Report::parse(t).map_err(|e| e.to_string());
+        assert_eq!(
+            parse("a\nb\n\nfiles-exit=0\nrethfs-exit=1\n"),
+            Ok(report("a\nb", 0, 1))
+        );
+        // A log without a final newline, and no log at all.
+        assert_eq!(
+            parse("a\nfiles-exit=2\nrethfs-exit=0\n"),
+            Ok(report("a", 2, 0))
+        );
+        assert_eq!(
+            parse("\nfiles-exit=0\nrethfs-exit=0\n"),
+            Ok(report("", 0, 0))
+        );
+        assert_eq!(
+            parse("log\nrethfs-exit=0\n"),
+            Err(r#""log" where `files-exit=N` belongs"#.into())
+        );
+        assert_eq!(
+            parse("files-exit=0\nrethfs-exit=9x\n"),
+            Err(r#""rethfs-exit=9x" where `rethfs-exit=N` belongs"#.into())
+        );
+    }
 }
