@@ -142,50 +142,108 @@ fn sigterm_stops_the_run_and_removes_what_it_made() {
     assert_eq!(host_state(), before, "objects survived the SIGTERM");
 }
 
+/// A dead run's probe and instance, and a foreign probe and instance beside them.
+struct Planted {
+    dead: String,
+    foreign: String,
+}
+
+fn append(line: &str) {
+    use std::io::Write;
+    fs::OpenOptions::new()
+        .append(true)
+        .open(format!("{TRACEFS}/uprobe_events"))
+        .unwrap()
+        .write_all(format!("{line}\n").as_bytes())
+        .unwrap()
+}
+
+impl Planted {
+    fn new() -> Self {
+        // A pid that is not running: the highest pid_max allows is never one here.
+        let dead = fs::read_to_string("/proc/sys/kernel/pid_max")
+            .unwrap()
+            .trim()
+            .parse::<u32>()
+            .unwrap()
+            - 1;
+        assert!(!std::path::Path::new(&format!("/proc/{dead}")).exists());
+        let p = Planted {
+            dead: format!("rethfs_{dead}"),
+            foreign: format!("keep_{}", std::process::id()),
+        };
+        let exe = std::env::current_exe().unwrap();
+        for group in [&p.dead, &p.foreign] {
+            append(&format!("p:{group}/ev {}:0x1000", exe.display()));
+            fs::create_dir(format!("{TRACEFS}/instances/{group}")).unwrap();
+        }
+        p
+    }
+
+    /// Whether the dead run's objects are gone and the foreign ones intact, read before the
+    /// foreign ones are taken away.
+    fn swept(self) -> (bool, bool) {
+        let (probes, instances) = host_state();
+        let dead_gone = !probes.contains(&self.dead) && !instances.contains(&self.dead);
+        let foreign_kept = probes.contains(&self.foreign) && instances.contains(&self.foreign);
+        let _ = fs::remove_dir(format!("{TRACEFS}/instances/{}", self.dead));
+        if probes.contains(&self.dead) {
+            append(&format!("-:{}/ev", self.dead));
+        }
+        fs::remove_dir(format!("{TRACEFS}/instances/{}", self.foreign)).unwrap();
+        append(&format!("-:{}/ev", self.foreign));
+        (dead_gone, foreign_kept)
+    }
+}
+
 #[test]
 #[ignore = "host test: needs root and a real tracefs"]
 fn cleanup_removes_dead_runs_leftovers_and_nothing_else() {
     let _serial = serial();
-    // A pid that is not running: the highest pid_max allows is never one here.
-    let dead = fs::read_to_string("/proc/sys/kernel/pid_max")
-        .unwrap()
-        .trim()
-        .parse::<u32>()
-        .unwrap()
-        - 1;
-    assert!(!std::path::Path::new(&format!("/proc/{dead}")).exists());
-    let exe = std::env::current_exe().unwrap();
-    let mine = format!("keep_{}", std::process::id());
-    let append = |line: String| {
-        use std::io::Write;
-        fs::OpenOptions::new()
-            .append(true)
-            .open(format!("{TRACEFS}/uprobe_events"))
-            .unwrap()
-            .write_all(line.as_bytes())
-            .unwrap()
-    };
-    append(format!("p:rethfs_{dead}/left {}:0x1000\n", exe.display()));
-    append(format!("p:{mine}/kept {}:0x1000\n", exe.display()));
-    fs::create_dir(format!("{TRACEFS}/instances/rethfs_{dead}")).unwrap();
-    fs::create_dir(format!("{TRACEFS}/instances/{mine}")).unwrap();
-
+    let planted = Planted::new();
+    let dead = planted.dead.clone();
     let out = output(&mut rethfs(&["cleanup"]));
-    let after = host_state();
-    // Put back what this test made before asserting anything.
-    append(format!("-:{mine}/kept\n"));
-    fs::remove_dir(format!("{TRACEFS}/instances/{mine}")).unwrap();
+    let (dead_gone, foreign_kept) = planted.swept();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(!after.0.contains(&format!("rethfs_{dead}")), "{}", after.0);
+    assert!(dead_gone, "{}", text(&out));
     assert!(
-        !after.1.contains(&format!("rethfs_{dead}")),
-        "{:?}",
-        after.1
+        String::from_utf8_lossy(&out.stdout).contains(&format!("probe {dead}/ev")),
+        "{}",
+        text(&out)
     );
-    assert!(
-        after.0.contains(&mine) && after.1.contains(&mine),
-        "cleanup touched what rethfs did not create"
-    );
+    assert!(foreign_kept, "cleanup touched what rethfs did not create");
+}
+
+/// run, observe and bench first remove what dead runs left, say so, and touch nothing else.
+#[test]
+#[ignore = "host test: needs root and a real tracefs"]
+fn every_command_that_uses_tracefs_first_sweeps_what_dead_runs_left() {
+    let _serial = serial();
+    for args in [
+        &["run", "--scenario", "seed"][..],
+        &["observe", "--duration", "0.5"],
+        &["bench", "--cycles", "20", "--rounds", "1"],
+    ] {
+        let planted = Planted::new();
+        let dead = planted.dead.clone();
+        let out = output(&mut rethfs(args));
+        let (dead_gone, foreign_kept) = planted.swept();
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out));
+        assert!(
+            dead_gone,
+            "{args:?} left a dead run's objects\n{}",
+            text(&out)
+        );
+        assert!(foreign_kept, "{args:?} touched what rethfs did not create");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            said.contains("removed what runs no longer alive left")
+                && said.contains(&format!("probe {dead}/ev"))
+                && said.contains(&format!("instances/{dead}")),
+            "{args:?} did not say what it removed\n{}",
+            text(&out)
+        );
+    }
 }
 
 #[test]

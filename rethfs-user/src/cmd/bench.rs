@@ -73,6 +73,7 @@ pub fn run(opts: BenchOptions) -> Result<()> {
     let tracefs = Tracefs::open(opts.tracefs)?;
     let root = tracefs.root.clone();
     let _lock = host::RunLock::acquire()?;
+    host::cleanup::sweep_before(&root, "bench");
     let _guard = Guard::new(&root);
     let release = nix::sys::utsname::uname()
         .map_err(|e| Error::Failed(e.into()))?

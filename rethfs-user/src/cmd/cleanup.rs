@@ -11,7 +11,7 @@ use crate::{
 pub fn run(tracefs: Option<&Path>) -> Result<()> {
     require_root("cleanup")?;
     let root = Tracefs::open(tracefs)?.root;
-    let (removed, errors) = cleanup::remove_owned(&root, &cleanup::of_dead_runs);
+    let cleanup::Swept { removed, errors } = cleanup::sweep_dead_runs(&root);
     for r in &removed {
         println!("removed {r}");
     }

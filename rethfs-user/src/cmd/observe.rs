@@ -28,6 +28,9 @@ pub fn run(
         return Err(Error::Environment(problems.join("\n")));
     }
     let observer = Observer::choose(&profile.backends, attach)?;
+    if let Some(root) = &profile.tracefs.path {
+        crate::host::cleanup::sweep_before(root, "observe");
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

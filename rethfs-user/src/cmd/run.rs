@@ -248,6 +248,7 @@ pub fn run(opts: RunOptions) -> Result<u8> {
     let tracefs = Tracefs::open(opts.tracefs)?;
     let root = tracefs.root.clone();
     let _lock = RunLock::acquire()?;
+    host::cleanup::sweep_before(&root, "run");
     let release = nix::sys::utsname::uname()
         .map_err(|e| Error::Failed(e.into()))?
         .release()

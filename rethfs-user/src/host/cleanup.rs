@@ -1,7 +1,8 @@
 //! Removing what rethfs created: its probe events and instances, named `rethfs_<pid>`.
 //!
-//! A run removes its own on every exit path; `rethfs cleanup` removes those of runs whose
-//! process is gone. Nothing without the prefix is ever touched.
+//! A run removes its own on every exit path. What a killed run left is removed by the next
+//! `run`, `observe` or `bench` before it starts ([`sweep_dead_runs`]), or by `rethfs cleanup`.
+//! Objects of a live process and objects without the prefix are never touched.
 
 use std::{collections::BTreeSet, fs, io::Write, path::Path};
 
@@ -95,6 +96,33 @@ pub fn remove_owned(root: &Path, owned: &dyn Fn(&str) -> bool) -> (Vec<String>, 
         }
     }
     (removed, errors)
+}
+
+/// What a sweep of dead runs' objects did.
+pub struct Swept {
+    pub removed: Vec<String>,
+    pub errors: Vec<String>,
+}
+
+/// Removes the objects of runs whose process is gone, as `rethfs cleanup` does.
+pub fn sweep_dead_runs(root: &Path) -> Swept {
+    let (removed, errors) = remove_owned(root, &of_dead_runs);
+    Swept { removed, errors }
+}
+
+/// The sweep a command runs before it starts, said on stderr: what it removed, and what it
+/// could not (which does not stop the command: the objects are not its own).
+pub fn sweep_before(root: &Path, command: &str) {
+    let s = sweep_dead_runs(root);
+    if !s.removed.is_empty() {
+        eprintln!(
+            "rethfs {command}: removed what runs no longer alive left: {}",
+            s.removed.join(", ")
+        );
+    }
+    for e in &s.errors {
+        log::warn!("could not remove what a dead run left: {e}");
+    }
 }
 
 /// Removes this process's objects when dropped: on normal exit, on error returns, and while
