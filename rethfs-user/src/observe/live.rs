@@ -152,7 +152,7 @@ async fn serve(
                 let _ = reply.send(Batch {
                     records: std::mem::take(&mut records),
                     seen: summary.records,
-                    lost: lost(&ebpf)?,
+                    lost: lost(&ebpf)? + summary.malformed,
                     by_hook: summary
                         .by_hook
                         .iter()

@@ -20,7 +20,7 @@ pub use hooks::{HOOKS, HookFunction};
 pub use live::{Batch, Live};
 pub use observer::{HookStatus, Observer};
 pub use reconstruct::{Reconstructor, seen_kinds};
-pub use record::Record;
+pub use record::{Malformed, Record};
 pub use session::{Session, Summary, kallsyms};
 
 use crate::{error::Result, profile::KernelConfig};

@@ -67,7 +67,41 @@ fn kind(mode: u16) -> &'static str {
     }
 }
 
+/// Why ring-buffer bytes are no record: counted as lost, never dropped silently.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Malformed {
+    /// Fewer bytes than a [`KernelEvent`]: the programs and this binary disagree on it.
+    Short(usize),
+    /// A hook value this binary does not know (a mismatched eBPF object).
+    UnknownHook(u32),
+}
+
+impl std::fmt::Display for Malformed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Malformed::Short(n) => write!(
+                f,
+                "a ring-buffer record of {n} bytes, shorter than a record ({} bytes)",
+                std::mem::size_of::<KernelEvent>()
+            ),
+            Malformed::UnknownHook(h) => write!(f, "a record of unknown hook {h}"),
+        }
+    }
+}
+
 impl Record {
+    /// Decodes one ring-buffer item, whatever its bytes: the programs write whole
+    /// [`KernelEvent`]s, but user space trusts no length or value it reads.
+    pub fn from_bytes(item: &[u8], t0_ns: u64) -> Result<Self, Malformed> {
+        if item.len() < std::mem::size_of::<KernelEvent>() {
+            return Err(Malformed::Short(item.len()));
+        }
+        // SAFETY: at least size_of::<KernelEvent>() bytes, read unaligned (the ring aligns
+        // to 8 only); every bit pattern is a valid KernelEvent (integers and byte arrays).
+        let ev = unsafe { std::ptr::read_unaligned(item.as_ptr().cast::<KernelEvent>()) };
+        Self::decode(&ev, t0_ns).ok_or(Malformed::UnknownHook(ev.hook))
+    }
+
     /// Decodes `ev`; `t0_ns` is the monotonic time the observer started. None for a hook
     /// this binary does not know (a mismatched eBPF object).
     pub fn decode(ev: &KernelEvent, t0_ns: u64) -> Option<Self> {
@@ -172,5 +206,32 @@ mod tests {
         let mut unknown = file;
         unknown.hook = 999;
         assert!(Record::decode(&unknown, 0).is_none());
+    }
+
+    #[test]
+    fn ring_bytes_that_are_no_record_are_named() {
+        let size = std::mem::size_of::<KernelEvent>();
+        assert_eq!(
+            Record::from_bytes(&[0u8; 12], 0).unwrap_err(),
+            Malformed::Short(12)
+        );
+        // All ones: an unknown hook; all zeros: hook 0, unknown too.
+        assert_eq!(
+            Record::from_bytes(&vec![0xff; size], 0).unwrap_err(),
+            Malformed::UnknownHook(u32::MAX)
+        );
+        assert!(Record::from_bytes(&vec![0; size], 0).is_err());
+        let mut ev = event(Hook::Dput, &["events", "x"], 0);
+        ev.depth = 200;
+        // SAFETY: viewing a plain repr(C) value as its bytes.
+        let bytes =
+            unsafe { std::slice::from_raw_parts((&ev as *const KernelEvent).cast::<u8>(), size) };
+        let r = Record::from_bytes(bytes, 0).unwrap();
+        assert!(r.path_cut && r.path.split('/').count() == PATH_DEPTH);
+        // At an odd address, as no ring hands it out, it still decodes the same.
+        let mut odd = vec![0u8];
+        odd.extend_from_slice(bytes);
+        let r2 = Record::from_bytes(&odd[1..], 0).unwrap();
+        assert_eq!((r2.path, r2.dentry), (r.path, r.dentry));
     }
 }

@@ -36,8 +36,11 @@ pub struct Summary {
     pub records: u64,
     /// Records per hook value, where counted without decoding.
     pub by_hook: std::collections::BTreeMap<u32, u64>,
-    /// Records the kernel side could not reserve room for, summed over CPUs.
+    /// Records lost: those the kernel side could not reserve room for or skipped, summed
+    /// over CPUs, and the [`Self::malformed`] ones.
     pub lost: u64,
+    /// Ring-buffer items that decoded to no record (see [`super::record::Malformed`]).
+    pub malformed: u64,
 }
 
 /// Loaded and attached programs, ready to be read.
@@ -137,7 +140,7 @@ impl Session {
         if open {
             drain(ring.get_mut(), t0_ns, &mut summary, &mut on_record);
         }
-        summary.lost = lost(&ebpf)?;
+        summary.lost = lost(&ebpf)? + summary.malformed;
         Ok(summary)
     }
 
@@ -168,17 +171,14 @@ pub(super) fn drain(
     on_record: &mut impl FnMut(Record) -> bool,
 ) -> bool {
     while let Some(item) = ring.next() {
-        if item.len() < size_of::<KernelEvent>() {
-            log::warn!("short ring buffer record: {} bytes", item.len());
-            continue;
-        }
-        // SAFETY: the kernel side writes whole KernelEvents; read_unaligned copes with the
-        // ring's 8-byte alignment.
-        let ev = unsafe { std::ptr::read_unaligned(item.as_ptr().cast::<KernelEvent>()) };
         summary.records += 1;
-        let Some(record) = Record::decode(&ev, t0_ns) else {
-            log::warn!("record with unknown hook {}", ev.hook);
-            continue;
+        let record = match Record::from_bytes(&item, t0_ns) {
+            Ok(r) => r,
+            Err(e) => {
+                summary.malformed += 1;
+                log::warn!("{e}: counted as lost");
+                continue;
+            }
         };
         if !on_record(record) {
             return false;
