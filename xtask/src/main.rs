@@ -3,6 +3,7 @@
 //! Every task builds as the invoking user and raises privileges only to run the `rethfs`
 //! binary, so `cargo xtask run` works where `sudo cargo` would not find cargo.
 
+mod fuzz;
 mod matrix;
 mod pins;
 mod privilege;
@@ -36,6 +37,15 @@ enum Task {
     },
     /// Set up, build, and run every test; host tests run too when root.
     Test,
+    /// Replay the inputs that once crashed each fuzz target, then fuzz each for a while
+    /// (cargo fuzz, libFuzzer); prints executions and crashes, exit 1 on a crash.
+    Fuzz {
+        /// Seconds of fuzzing per target.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Targets to run (default: all).
+        targets: Vec<String>,
+    },
     /// The host and each test-VM kernel in one table (also JSON and Markdown in target/).
     Matrix {
         /// Kernel series to boot, comma-separated.
@@ -65,6 +75,7 @@ fn main() -> ExitCode {
         Task::Setup => setup::run().map(|()| 0),
         Task::Run { args } => run::run(&args),
         Task::Test => test::run(),
+        Task::Fuzz { seconds, targets } => fuzz::run(seconds, &targets),
         Task::Vm {
             kernel,
             timeout,

@@ -10,6 +10,7 @@ pub struct Pins {
     pub ebpf_toolchain: String,
     pub ebpf_llvm_major: u32,
     pub bpf_linker: String,
+    pub cargo_fuzz: String,
     pub apt_packages: Vec<String>,
 }
 
@@ -86,6 +87,7 @@ impl Pins {
                     )
                 })?,
             bpf_linker: string("bpf-linker")?,
+            cargo_fuzz: string("cargo-fuzz")?,
             apt_packages: meta
                 .get("apt-packages")
                 .and_then(|v| v.as_array())

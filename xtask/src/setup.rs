@@ -81,14 +81,24 @@ fn ensure_rust_src(pins: &Pins) -> Result<()> {
 
 /// bpf-linker at the pinned version, built with the eBPF toolchain so it links its LLVM.
 fn ensure_bpf_linker(pins: &Pins) -> Result<()> {
-    let want = &pins.bpf_linker;
-    let have = output(Command::new("bpf-linker").arg("--version"))
+    ensure_cargo_tool(pins, "bpf-linker", &pins.bpf_linker, "1-2 min")
+}
+
+/// cargo-fuzz at the pinned version, for `cargo xtask fuzz`.
+pub fn ensure_cargo_fuzz(pins: &Pins) -> Result<()> {
+    ensure_cargo_tool(pins, "cargo-fuzz", &pins.cargo_fuzz, "under a minute")
+}
+
+/// `cargo install TOOL@WANT` with the eBPF toolchain, unless `TOOL --version` already says
+/// `TOOL WANT`.
+fn ensure_cargo_tool(pins: &Pins, tool: &str, want: &str, takes: &str) -> Result<()> {
+    let have = output(Command::new(tool).arg("--version"))
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
-    if have.as_deref() == Some(&format!("bpf-linker {want}")) {
+    if have.as_deref() == Some(&format!("{tool} {want}")) {
         return Ok(());
     }
     eprintln!(
-        "xtask: bpf-linker {want} needed (found: {}); installing (1-2 min)",
+        "xtask: {tool} {want} needed (found: {}); installing ({takes})",
         have.as_deref().unwrap_or("none")
     );
     run_cmd(Command::new("rustup").args([
@@ -96,7 +106,7 @@ fn ensure_bpf_linker(pins: &Pins) -> Result<()> {
         &pins.ebpf_toolchain,
         "cargo",
         "install",
-        &format!("bpf-linker@{want}"),
+        &format!("{tool}@{want}"),
         "--locked",
         "--force",
     ]))

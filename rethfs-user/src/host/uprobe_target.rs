@@ -12,13 +12,20 @@ pub extern "C" fn rethfs_uprobe_target() -> u64 {
 
 const SYMBOL: &str = "rethfs_uprobe_target";
 
-/// `PATH:0xOFFSET` of [`rethfs_uprobe_target`] in the running executable.
+/// `PATH:0xOFFSET` of [`rethfs_uprobe_target`] in the running executable, found once (every
+/// scenario with `{uprobe}` asks, and the executable does not change while it runs).
 pub fn uprobe_target() -> Result<String, String> {
-    // Taking its address keeps the linker from dropping the otherwise unused function.
-    std::hint::black_box(rethfs_uprobe_target as *const ());
-    let exe = fs::read_link("/proc/self/exe").map_err(|e| format!("/proc/self/exe: {e}"))?;
-    let offset = symbol_file_offset(&exe, SYMBOL)?;
-    Ok(format!("{}:{offset:#x}", exe.display()))
+    static TARGET: std::sync::OnceLock<Result<String, String>> = std::sync::OnceLock::new();
+    TARGET
+        .get_or_init(|| {
+            // Taking its address keeps the linker from dropping the otherwise unused function.
+            std::hint::black_box(rethfs_uprobe_target as *const ());
+            let exe =
+                fs::read_link("/proc/self/exe").map_err(|e| format!("/proc/self/exe: {e}"))?;
+            let offset = symbol_file_offset(&exe, SYMBOL)?;
+            Ok(format!("{}:{offset:#x}", exe.display()))
+        })
+        .clone()
 }
 
 fn u16_at(b: &[u8], at: usize) -> Option<u16> {
