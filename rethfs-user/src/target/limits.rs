@@ -219,6 +219,17 @@ mod tests {
         }
     }
 
+    /// The README's table of limits gives each range as the code has it.
+    #[test]
+    fn the_readme_states_every_range() {
+        let readme = include_str!("../../../README.md");
+        let table = &readme[readme.find("#### Limits").expect("the Limits section")..];
+        for l in ALL {
+            let range = format!("{}..={}", l.min, l.max);
+            assert!(table.contains(&range), "README lacks {range} ({})", l.what);
+        }
+    }
+
     #[test]
     fn lengths_are_counted_in_bytes() {
         assert!(HANDLE_LEN.check_len("h").is_ok());
