@@ -60,3 +60,17 @@ pub fn text(out: &Output) -> String {
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
+
+/// Where the host tests find tracefs.
+pub const TRACEFS: &str = "/sys/kernel/tracing";
+
+/// Appends `line` to `uprobe_events`, as a test plants or removes a probe of its own.
+pub fn uprobe_events(line: &str) {
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(format!("{TRACEFS}/uprobe_events"))
+        .expect("open uprobe_events")
+        .write_all(format!("{line}\n").as_bytes())
+        .expect("write uprobe_events");
+}

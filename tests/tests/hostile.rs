@@ -8,10 +8,8 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use rethfs_tests::{output, rethfs, text};
+use rethfs_tests::{TRACEFS, output, rethfs, text};
 use serde_json::Value;
-
-const TRACEFS: &str = "/sys/kernel/tracing";
 
 /// A directory of this test's own, removed when dropped.
 struct Scratch(PathBuf);

@@ -5,7 +5,6 @@
 
 use std::{
     fs,
-    io::Write as _,
     process::Stdio,
     thread,
     time::{Duration, Instant, SystemTime},
@@ -15,9 +14,8 @@ use nix::{
     sys::signal::{Signal, kill},
     unistd::Pid,
 };
-use rethfs_tests::{output, rethfs, text};
+use rethfs_tests::{TRACEFS, output, rethfs, text, uprobe_events};
 
-const TRACEFS: &str = "/sys/kernel/tracing";
 const KILLS: usize = 20;
 const SIGNALS: [Signal; 4] = [
     Signal::SIGKILL,
@@ -42,15 +40,6 @@ fn objects(needle: &str) -> Vec<String> {
             .map(|n| format!("instances/{n}")),
     );
     out
-}
-
-fn append(line: &str) {
-    fs::OpenOptions::new()
-        .append(true)
-        .open(format!("{TRACEFS}/uprobe_events"))
-        .unwrap()
-        .write_all(format!("{line}\n").as_bytes())
-        .unwrap();
 }
 
 /// xorshift64*: the kill moments are reproducible from the printed seed.
@@ -103,7 +92,7 @@ fn runs_killed_at_random_moments_leave_nothing_and_touch_nothing_foreign() {
     let mut rng = Rng(seed);
     let foreign = format!("keep_{}", std::process::id());
     let exe = std::env::current_exe().unwrap();
-    append(&format!("p:{foreign}/kept {}:0x1000", exe.display()));
+    uprobe_events(&format!("p:{foreign}/kept {}:0x1000", exe.display()));
     fs::create_dir(format!("{TRACEFS}/instances/{foreign}")).unwrap();
     let foreign_before = objects(&foreign);
     assert_eq!(foreign_before.len(), 2, "{foreign_before:?}");
@@ -184,7 +173,7 @@ fn runs_killed_at_random_moments_leave_nothing_and_touch_nothing_foreign() {
     let strays = objects("rethfs_");
     let foreign_after = objects(&foreign);
     fs::remove_dir(format!("{TRACEFS}/instances/{foreign}")).unwrap();
-    append(&format!("-:{foreign}/kept"));
+    uprobe_events(&format!("-:{foreign}/kept"));
     println!(
         "kill campaign: {KILLS} runs; sent SIGKILL {}, SIGTERM {}, SIGINT {}, SIGHUP {}; {} \
          stopped themselves cleanly (exit 2), {} SIGKILLed runs left objects and {} of them \

@@ -15,10 +15,8 @@ use nix::{
     sys::signal::{Signal, kill},
     unistd::Pid,
 };
-use rethfs_tests::{output, rethfs, text};
+use rethfs_tests::{TRACEFS, output, rethfs, text, uprobe_events};
 use serde_json::Value;
-
-const TRACEFS: &str = "/sys/kernel/tracing";
 
 /// These tests share one tracefs and check that it is left unchanged: one at a time.
 static HOST: Mutex<()> = Mutex::new(());
@@ -148,16 +146,6 @@ struct Planted {
     foreign: String,
 }
 
-fn append(line: &str) {
-    use std::io::Write;
-    fs::OpenOptions::new()
-        .append(true)
-        .open(format!("{TRACEFS}/uprobe_events"))
-        .unwrap()
-        .write_all(format!("{line}\n").as_bytes())
-        .unwrap()
-}
-
 impl Planted {
     fn new() -> Self {
         // A pid that is not running: the highest pid_max allows is never one here.
@@ -174,7 +162,7 @@ impl Planted {
         };
         let exe = std::env::current_exe().unwrap();
         for group in [&p.dead, &p.foreign] {
-            append(&format!("p:{group}/ev {}:0x1000", exe.display()));
+            uprobe_events(&format!("p:{group}/ev {}:0x1000", exe.display()));
             fs::create_dir(format!("{TRACEFS}/instances/{group}")).unwrap();
         }
         p
@@ -188,10 +176,10 @@ impl Planted {
         let foreign_kept = probes.contains(&self.foreign) && instances.contains(&self.foreign);
         let _ = fs::remove_dir(format!("{TRACEFS}/instances/{}", self.dead));
         if probes.contains(&self.dead) {
-            append(&format!("-:{}/ev", self.dead));
+            uprobe_events(&format!("-:{}/ev", self.dead));
         }
         fs::remove_dir(format!("{TRACEFS}/instances/{}", self.foreign)).unwrap();
-        append(&format!("-:{}/ev", self.foreign));
+        uprobe_events(&format!("-:{}/ev", self.foreign));
         (dead_gone, foreign_kept)
     }
 }
