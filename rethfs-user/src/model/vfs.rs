@@ -450,10 +450,13 @@ impl Model {
         let Some(text) = content else {
             return Ok(None);
         };
-        let start = (f.pos as usize).min(text.len());
-        let end = (start + len).min(text.len());
+        // Bytes, as the kernel counts them: a read may end inside a character, which the
+        // host shows as U+FFFD too.
+        let bytes = text.as_bytes();
+        let start = usize::try_from(f.pos).unwrap_or(0).min(bytes.len());
+        let end = start.saturating_add(len).min(bytes.len());
         self.handles.get_mut(handle).expect("checked").pos = end as i64;
-        Ok(Some(text[start..end].to_owned()))
+        Ok(Some(String::from_utf8_lossy(&bytes[start..end]).into_owned()))
     }
 
     fn write(&mut self, handle: &str, data: &str) -> Result<usize, Errno> {
