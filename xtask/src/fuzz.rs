@@ -44,6 +44,20 @@ struct Figures {
     new_units: u64,
     corpus: usize,
     crash: Option<String>,
+    /// Inputs libFuzzer saved as slow (`slow-unit-*`, over 10 s): worth a look, no failure
+    /// (a loaded machine makes them too).
+    slow: Vec<String>,
+}
+
+/// libFuzzer's artifacts that are failures: a crash, a leak, a timeout, running out of memory.
+fn is_failure(artifact: &str) -> bool {
+    let name = Path::new(artifact)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    ["crash-", "leak-", "timeout-", "oom-"]
+        .iter()
+        .any(|p| name.starts_with(p))
 }
 
 /// `cargo fuzz run TARGET ARGS -- LIBFUZZER` with the eBPF toolchain (a nightly); the eBPF
@@ -81,6 +95,7 @@ fn fuzz_once(cmd: &mut Command, log: &Path, corpus: &Path) -> Result<Figures> {
         new_units: 0,
         corpus: 0,
         crash: None,
+        slow: Vec::new(),
     };
     for line in BufReader::new(child.stderr.take().expect("piped")).lines() {
         let line = line.context("reading cargo fuzz output")?;
@@ -104,7 +119,12 @@ fn fuzz_once(cmd: &mut Command, log: &Path, corpus: &Path) -> Result<Figures> {
             f.seconds = secs;
         }
         if let Some(path) = line.split("Test unit written to ").nth(1) {
-            f.crash = Some(path.trim().to_owned());
+            let path = path.trim().to_owned();
+            if is_failure(&path) {
+                f.crash = Some(path);
+            } else {
+                f.slow.push(path);
+            }
         }
     }
     let status = child.wait()?;
@@ -185,6 +205,13 @@ pub fn run(seconds: u64, only: &[String]) -> Result<u8> {
             &log,
             &corpus,
         )?;
+        for s in &f.slow {
+            eprintln!(
+                "xtask: {}: a slow input (not a failure; time it alone with `cargo +nightly \
+                 fuzz run {} {s}`)",
+                t.name, t.name
+            );
+        }
         if let Some(c) = &f.crash {
             failed = true;
             eprintln!(
@@ -213,6 +240,15 @@ pub fn run(seconds: u64, only: &[String]) -> Result<u8> {
 #[cfg(test)]
 mod tests {
     use super::stat;
+
+    #[test]
+    fn only_crashes_leaks_timeouts_and_ooms_fail() {
+        use super::is_failure;
+        assert!(is_failure("/w/fuzz/artifacts/t/crash-0a1b"));
+        assert!(is_failure("./timeout-99"));
+        assert!(is_failure("oom-1") && is_failure("leak-2"));
+        assert!(!is_failure("/w/fuzz/artifacts/t/slow-unit-c635"));
+    }
 
     #[test]
     fn reads_libfuzzers_final_stats() {
