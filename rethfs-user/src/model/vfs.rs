@@ -456,7 +456,9 @@ impl Model {
         let start = usize::try_from(f.pos).unwrap_or(0).min(bytes.len());
         let end = start.saturating_add(len).min(bytes.len());
         self.handles.get_mut(handle).expect("checked").pos = end as i64;
-        Ok(Some(String::from_utf8_lossy(&bytes[start..end]).into_owned()))
+        Ok(Some(
+            String::from_utf8_lossy(&bytes[start..end]).into_owned(),
+        ))
     }
 
     fn write(&mut self, handle: &str, data: &str) -> Result<usize, Errno> {
