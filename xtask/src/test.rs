@@ -29,8 +29,10 @@ pub fn run() -> Result<u8> {
         "rethfs-ebpf",
         "--no-fail-fast",
     ]);
+    // --show-output: the figures tests print (the kill campaign's counts) reach the log.
+    test.args(["--", "--show-output"]);
     if privilege::is_root() {
-        test.args(["--", "--include-ignored"]);
+        test.arg("--include-ignored");
     } else {
         eprintln!(
             "xtask: not root: host tests (marked ignored) are skipped and counted as ignored"
