@@ -8,6 +8,7 @@
 //! - [`observe`]: BTF offsets, attach backends and the eBPF observer.
 //! - [`check`]: host against model, and invariants on both: the verdict.
 //! - [`report`]: tables and JSON for people and programs.
+//! - [`session`]: a host session, as `run` and `explore` share it.
 //! - [`cmd`]: one module per subcommand.
 
 pub mod check;
@@ -20,6 +21,7 @@ pub mod observe;
 pub mod profile;
 pub mod report;
 pub mod scenario;
+pub mod session;
 pub mod target;
 
 pub use error::{Error, Result};

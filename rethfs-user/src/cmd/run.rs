@@ -4,43 +4,18 @@
 
 use std::{
     path::{Path, PathBuf},
-    sync::atomic::{AtomicBool, Ordering},
     time::Duration,
 };
-
-use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 
 use crate::{
     check::{self, Status, Verdict},
     error::{Error, Result, require_root},
-    host::{self, HostTracefs, Observed, RunLock, Snapshot, Tracefs},
-    model::{KernelVersion, Model, ModelConfig, Policy},
-    observe::{Live, Observer, Reconstructor},
-    profile::KernelConfig,
+    model::KernelVersion,
+    observe::Observer,
     report::{self, trace::ScenarioLifetimes},
     scenario::{self, CATALOGUE, Scenario},
-    target::Lifetime,
+    session::{self, HostSession, signals},
 };
-
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
-}
-
-/// SIGINT, SIGTERM and SIGHUP end the run after the current step, through the cleanup.
-fn catch_signals() -> Result<()> {
-    let action = SigAction::new(
-        SigHandler::Handler(on_signal),
-        SaFlags::empty(),
-        SigSet::empty(),
-    );
-    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
-        // SAFETY: the handler only stores to an atomic.
-        unsafe { sigaction(sig, &action) }.map_err(|e| Error::Failed(e.into()))?;
-    }
-    Ok(())
-}
 
 pub struct RunOptions<'a> {
     pub tracefs: Option<&'a Path>,
@@ -57,79 +32,9 @@ pub struct RunOptions<'a> {
     pub allow_remount: bool,
 }
 
-/// What the model must know of the host to start from the same tree.
-fn model_config(root: &Path, kconfig: &KernelConfig, policy: Policy) -> ModelConfig {
-    let on = |o: &str| kconfig.enabled(o) == Some(true);
-    let mut events = host::static_events(root);
-    let mut instance_groups = host::instance_groups(root);
-    if policy.events_use_dcache_readdir() {
-        // The dcache lists newest first: the host's listings are the reverse of creation.
-        events.reverse();
-        instance_groups.reverse();
-    }
-    let (event_entry_order, events_entry_order) = host::entry_orders(root, &events);
-    ModelConfig {
-        events,
-        event_entry_order,
-        events_entry_order,
-        kprobe_events: root.join("kprobe_events").exists(),
-        perf_events: kconfig.enabled("CONFIG_PERF_EVENTS") != Some(false),
-        hist: on("CONFIG_HIST_TRIGGERS"),
-        hist_debug: on("CONFIG_HIST_TRIGGERS_DEBUG"),
-        inject: on("CONFIG_TRACE_EVENT_INJECT"),
-        instance_groups,
-    }
-}
-
 fn write_file(path: &Path, text: &str) -> Result<()> {
     std::fs::write(path, text)
         .map_err(|e| Error::Failed(anyhow::anyhow!("{}: {e}", path.display())))
-}
-
-/// Starts the forced observer, or the best one that attaches; None when none does (the run
-/// then compares outcomes only, and says so). A forced one that fails is an environment error.
-fn start_observer(
-    backends: &[crate::observe::BackendStatus],
-    forced: Option<Observer>,
-    btf: &Path,
-) -> Result<Option<Live>> {
-    if let Some(o) = forced {
-        Observer::choose(backends, Some(o))?;
-        return Live::start(o, btf, o.sees_lifetimes()).map(Some);
-    }
-    let mut why = Vec::new();
-    for o in Observer::ALL {
-        if Observer::choose(backends, Some(o)).is_err() {
-            continue;
-        }
-        match Live::start(o, btf, o.sees_lifetimes()) {
-            Ok(live) => {
-                for w in &why {
-                    log::warn!("{w}");
-                }
-                return Ok(Some(live));
-            }
-            Err(e) => why.push(format!("observer {} not used: {e}", o.name())),
-        }
-    }
-    for w in &why {
-        log::warn!("{w}");
-    }
-    Ok(None)
-}
-
-/// Why lifetimes cannot be checked with `live`: what its observer cannot see.
-fn unseen(live: Option<&Live>) -> String {
-    let mut facts: Vec<&str> = crate::observe::HOOKS.iter().map(|h| h.sees).collect();
-    facts.dedup();
-    let who = match live {
-        Some(l) => format!(
-            "the {} observer (the best this kernel loads) sees open files only",
-            l.observer.name()
-        ),
-        None => "no observer attaches on this kernel".to_owned(),
-    };
-    format!("{who}; not seen: {}", facts.join(", "))
 }
 
 /// What `rethfs run` runs: catalogue or file scenarios, or the host-only ones.
@@ -178,18 +83,18 @@ const CHURN_LIMIT: Duration = Duration::from_secs(10);
 
 /// The `churn` scenario: host only (the model is sequential), judged by the removal oracle
 /// and by whether the kernel survived.
-fn churn(root: &Path, guard: &host::cleanup::Guard) -> Verdict {
+fn churn(root: &Path, guard: &crate::host::cleanup::Guard) -> Verdict {
     let prefix = format!("rethfs_{}", std::process::id());
     // A kprobe where the kernel has them, else a uprobe on rethfs's own function.
     let probe = if root.join("kprobe_events").exists() {
         ("kprobe_events", "vfs_read".to_owned())
     } else {
-        match host::uprobe_target() {
+        match crate::host::uprobe_target() {
             Ok(t) => ("uprobe_events", t),
             Err(e) => return Verdict::skipped("churn", format!("no uprobe target: {e}")),
         }
     };
-    let c = host::churn::run(
+    let c = crate::host::churn::run(
         root,
         &prefix,
         (probe.0, &probe.1),
@@ -244,99 +149,44 @@ pub fn run(opts: RunOptions) -> Result<u8> {
     let jobs = jobs(&opts.scenarios)?;
     require_root("run")?;
     // Signals first: from here on every exit path goes through the cleanup.
-    catch_signals()?;
-    let tracefs = Tracefs::open(opts.tracefs)?;
-    let root = tracefs.root.clone();
-    let _lock = RunLock::acquire()?;
-    host::cleanup::sweep_before(&root, "run");
-    let release = nix::sys::utsname::uname()
-        .map_err(|e| Error::Failed(e.into()))?
-        .release()
-        .to_string_lossy()
-        .into_owned();
-    let version = match opts.policy_version {
-        Some(v) => v,
-        None => release.parse().map_err(|e| {
-            Error::Environment(format!("kernel release: {e}; give --kernel-policy"))
-        })?,
-    };
-    let policy = version.policy();
-    let kconfig = KernelConfig::read(&release);
-    let backends = crate::observe::probe_backends(opts.btf, &kconfig).unwrap_or_default();
-    // Before anything is made: a forced observer that cannot attach ends the run here.
-    let live = start_observer(&backends, opts.attach, opts.btf)?;
-    let before = Snapshot::take(&root);
-    // Seeding the model makes a short-lived instance: the guard must already stand.
-    let guard = host::cleanup::Guard::new(&root);
-    let config = model_config(&root, &kconfig, policy);
-    let kprobes = config.kprobe_events;
-    let cwd = std::env::current_dir().map_err(|e| Error::Failed(e.into()))?;
-
-    let prefix = format!("rethfs_{}", std::process::id());
-    let hooks = live.as_ref().map_or(&[][..], |l| &l.hooks[..]);
-    let mut reconstructor = Reconstructor::for_hooks(hooks);
-    // What the attached hooks let the kernel side see; the rest is not compared.
-    let seen = crate::observe::seen_kinds(hooks);
+    signals::catch()?;
+    let mut session = HostSession::open(
+        "run",
+        &session::Options {
+            tracefs: opts.tracefs,
+            btf: opts.btf,
+            attach: opts.attach,
+            policy_version: opts.policy_version,
+            allow_remount: opts.allow_remount,
+        },
+    )?;
+    let prefix = session.prefix.clone();
     let mut pictured: Vec<ScenarioLifetimes> = Vec::new();
     let mut verdicts: Vec<Verdict> = Vec::new();
     let mut transcripts = Vec::new();
     for (n, job) in jobs.into_iter().enumerate() {
-        if STOP.load(Ordering::SeqCst) {
+        if signals::stopped() {
             break;
         }
         // A name per scenario: what one leaves cached in the dcache, the next never meets.
         let own = format!("{prefix}_{n}");
         let s = match job {
             Job::Steps(s) => s.renamed(&prefix, &own),
-            Job::Audit => scenario::audit(&config.events, &own),
+            Job::Audit => scenario::audit(&session.config.events, &own),
             Job::Churn => {
-                verdicts.push(churn(&root, &guard));
+                verdicts.push(churn(&session.root, session.guard()));
                 continue;
             }
         };
-        let (scenario, note) = match (kprobes, s.with_uprobe_stand_in()?) {
-            (false, Some(stand_in)) => (
-                stand_in,
-                Some("kprobes missing: a uprobe stands in for each kprobe"),
-            ),
-            _ => (s.clone(), None),
-        };
-        let host = HostTracefs::new(root.clone(), release.clone(), opts.allow_remount)?.named(&own);
-        let mut model = Model::new(policy, config.clone());
-        let stop = || STOP.load(Ordering::SeqCst);
-        let keep = |l: &Lifetime| check::lifetime::ours(&l.path, &own);
-        let scope = check::lifetime::Scope {
-            prefix: &own,
-            seen: seen.clone(),
-        };
-        let (h, m, mut host, lifetimes) = match &live {
-            Some(live) if live.observer.sees_lifetimes() => {
-                let mut observed = Observed::new(host, live, &mut reconstructor);
-                let (h, m) = scenario::run_pair(&mut observed, &mut model, &scenario, &stop, &keep);
-                let lifetimes = match observed.lost() {
-                    0 => Ok(&scope),
-                    n => Err(format!(
-                        "{n} kernel records lost during the scenario (ring buffer full or a \
-                         kretprobe without its kprobe); its lifetimes are incomplete"
-                    )),
-                };
-                (h, m, observed.host, lifetimes)
-            }
-            _ => {
-                let mut host = host;
-                let (h, m) = scenario::run_pair(&mut host, &mut model, &scenario, &stop, &keep);
-                (h, m, host, Err(unseen(live.as_ref())))
-            }
-        };
-        host.close_all();
-        let restore = host.restore_mount();
-        let _ = std::env::set_current_dir(&cwd);
-        let mut sweep_errors = guard.sweep();
-        sweep_errors.extend(restore.err());
-        let mut v = check::verdict(&h, &m, policy, lifetimes);
+        let case = session.run_case(&s, &own)?;
+        let (h, m, v) = (case.host, case.model, case.verdict);
         if opts.trace.is_some() || opts.timeline.is_some() {
-            let observed = live.as_ref().is_some_and(|l| l.observer.sees_lifetimes());
-            pictured.push(ScenarioLifetimes::of(&h, &m, &own, observed));
+            pictured.push(ScenarioLifetimes::of(
+                &h,
+                &m,
+                &own,
+                session.observes_lifetimes(),
+            ));
         }
         // Both sides' steps behind each finding go to the JSON; whole transcripts (the
         // audit's has 30,000 steps) would not fit a small VM's memory.
@@ -351,21 +201,18 @@ pub fn run(opts: RunOptions) -> Result<u8> {
             transcripts
                 .push(serde_json::json!({"scenario": h.scenario, "host": at(&h), "model": at(&m)}));
         }
-        if let Some(note) = note {
-            v.notes.push(note.to_owned());
-        }
-        v.notes
-            .extend(sweep_errors.into_iter().map(|e| format!("cleanup: {e}")));
         verdicts.push(v);
     }
-    drop(guard);
-    let observer = live.map(|l| {
-        let hooks = l.hooks.clone();
-        let name = l.observer;
-        let last = l.stop();
-        serde_json::json!({"name": name, "hooks": hooks, "records": last.seen, "lost": last.lost})
+    let (root, release, policy) = (
+        session.root.clone(),
+        session.release.clone(),
+        session.policy,
+    );
+    let backends = session.backends.clone();
+    let (observer, dirty) = session.finish();
+    let observer = observer.map(|o| {
+        serde_json::json!({"name": o.name, "hooks": o.hooks, "records": o.records, "lost": o.lost})
     });
-    let dirty = Snapshot::take(&root).differences(&before);
 
     let header = format!(
         "host Linux {release} ({}) against the model, policy {policy}",
@@ -419,10 +266,8 @@ pub fn run(opts: RunOptions) -> Result<u8> {
             dirty.join("\n  ")
         )));
     }
-    if STOP.load(Ordering::SeqCst) {
-        return Err(Error::Environment(
-            "interrupted by a signal; what the run created was removed".into(),
-        ));
+    if signals::stopped() {
+        return Err(signals::interrupted());
     }
     let failed = verdicts
         .iter()

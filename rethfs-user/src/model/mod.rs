@@ -127,6 +127,7 @@ pub(crate) struct OpenFile {
 }
 
 /// The reference tracefs.
+#[derive(Clone)]
 pub struct Model {
     pub(crate) policy: Policy,
     pub(crate) config: ModelConfig,
