@@ -1,22 +1,23 @@
-//! Host against model, step by step. Inode numbers cannot match across the two (each draws
-//! its own), so they are compared as identities: a host number must always pair with the same
-//! model number and back.
+//! Host against model, step by step. Inode numbers and event ids (the `id` files) cannot match
+//! across the two (each draws its own), so they are compared as identities: a host number must
+//! always pair with the same model number and back.
 
 use std::collections::HashMap;
 
 use super::{Finding, FindingKind};
 use crate::{
     scenario::Transcript,
-    target::{Outcome, Value},
+    target::{Action, Outcome, Value},
 };
 
-#[derive(Default)]
-struct InoPairs {
+/// Numbers each side draws for itself, paired one to one.
+#[derive(Default, Clone)]
+struct Pairs {
     host_to_model: HashMap<u64, u64>,
     model_to_host: HashMap<u64, u64>,
 }
 
-impl InoPairs {
+impl Pairs {
     /// Whether `h` and `m` can name the same inode, given every pairing seen so far.
     fn pair(&mut self, h: u64, m: u64) -> bool {
         match (self.host_to_model.get(&h), self.model_to_host.get(&m)) {
@@ -32,7 +33,7 @@ impl InoPairs {
 }
 
 /// Why two successful results differ, or `None` when they agree.
-fn differ(h: &Value, m: &Value, inos: &mut InoPairs) -> Option<String> {
+fn differ(h: &Value, m: &Value, inos: &mut Pairs) -> Option<String> {
     match (h, m) {
         (Value::Stat(a), Value::Stat(b)) => {
             let fields =
@@ -66,16 +67,84 @@ fn differ(h: &Value, m: &Value, inos: &mut InoPairs) -> Option<String> {
     }
 }
 
+/// Whether `path` names an event's `id` file, whose content is the event's type number.
+fn is_id_file(path: &str) -> bool {
+    let comps: Vec<&str> = crate::target::path::components(path).collect();
+    comps.last() == Some(&"id") && (comps.contains(&"events") || path.starts_with('.'))
+}
+
+/// An `id` file read on both sides: the numbers as identities. A partial read (a few bytes of
+/// the number) cannot be paired, so only its success is compared.
+fn differ_ids(h: &Value, m: &Value, ids: &mut Pairs) -> Option<String> {
+    let number = |v: &Value| match v {
+        Value::Data { text: Some(t) } => t.trim_end().parse::<u64>().ok(),
+        _ => None,
+    };
+    let (Some(a), Some(b)) = (number(h), number(m)) else {
+        return None;
+    };
+    (!ids.pair(a, b)).then(|| format!("event id identity differs (host {a} ~ model {b})"))
+}
+
+/// Why the host's outcome is not the model's, or not one the model allows; the pairings are
+/// kept only for an answer that agrees.
+fn agree(
+    h: &Outcome,
+    m: &Outcome,
+    id_read: bool,
+    inos: &mut Pairs,
+    ids: &mut Pairs,
+) -> Option<String> {
+    match (h, m) {
+        (Outcome::Skipped(_), _) | (_, Outcome::Skipped(_)) => None,
+        (_, Outcome::OneOf(allowed)) => {
+            for a in allowed {
+                let (mut i, mut d) = (inos.clone(), ids.clone());
+                if agree(h, a, id_read, &mut i, &mut d).is_none() {
+                    (*inos, *ids) = (i, d);
+                    return None;
+                }
+            }
+            Some("not one of the answers the model allows".into())
+        }
+        (Outcome::Ok(a), Outcome::Ok(b)) if id_read => differ_ids(a, b, ids),
+        (Outcome::Ok(a), Outcome::Ok(b)) => differ(a, b, inos),
+        (Outcome::Err(a), Outcome::Err(b)) => (a != b).then(|| "different errno".into()),
+        _ => Some("one succeeded, the other failed".into()),
+    }
+}
+
 pub fn compare(host: &Transcript, model: &Transcript) -> Vec<Finding> {
-    let mut inos = InoPairs::default();
+    let mut inos = Pairs::default();
+    let mut ids = Pairs::default();
+    // What each open handle names, to know an `id` file when one is read.
+    let mut handles: HashMap<&str, String> = HashMap::new();
     let mut out = Vec::new();
     for (h, m) in host.steps.iter().zip(&model.steps) {
-        let detail = match (&h.outcome, &m.outcome) {
-            (Outcome::Skipped(_), _) | (_, Outcome::Skipped(_)) => None,
-            (Outcome::Ok(a), Outcome::Ok(b)) => differ(a, b, &mut inos),
-            (Outcome::Err(a), Outcome::Err(b)) => (a != b).then(|| "different errno".into()),
-            _ => Some("one succeeded, the other failed".into()),
+        let id_read = match &h.action {
+            Action::Read { handle, .. } => {
+                handles.get(handle.as_str()).is_some_and(|p| is_id_file(p))
+            }
+            Action::ReadFile { path } => is_id_file(path),
+            _ => false,
         };
+        if h.outcome.is_ok() {
+            match &h.action {
+                Action::Open { path, handle, .. } => {
+                    handles.insert(handle, path.clone());
+                }
+                Action::OpenAt {
+                    dir,
+                    path,
+                    as_handle,
+                } => {
+                    let at = handles.get(dir.as_str()).cloned().unwrap_or_default();
+                    handles.insert(as_handle, format!("{at}/{path}"));
+                }
+                _ => {}
+            }
+        }
+        let detail = agree(&h.outcome, &m.outcome, id_read, &mut inos, &mut ids);
         if let Some(detail) = detail {
             out.push(Finding {
                 step: h.index,

@@ -528,6 +528,7 @@ impl HostTracefs {
                 };
                 self.change_dir(dir)
             }
+            Action::Getcwd => self.getcwd(),
             Action::Chmod { path, mode } => {
                 let f = self.open_path(path, OFlag::O_PATH)?;
                 chmod_fd(f.fd.as_fd(), *mode).map(|()| Value::Done)
@@ -554,6 +555,26 @@ impl HostTracefs {
                 .map(|()| Value::Done)
                 .map_err(errno),
         }
+    }
+
+    /// The getcwd system call itself (libc wrappers differ on an unlinked directory), the
+    /// answer made relative to the tracefs root as scenario paths are.
+    fn getcwd(&self) -> Result<Value, Errno> {
+        let mut buf = vec![0u8; path::PATH_MAX + 1];
+        // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`.
+        let n = unsafe { libc::syscall(libc::SYS_getcwd, buf.as_mut_ptr(), buf.len()) };
+        if n < 0 {
+            return Err(last_errno());
+        }
+        let abs = String::from_utf8_lossy(&buf[..(n as usize).saturating_sub(1)]).into_owned();
+        let root = self.root.to_string_lossy();
+        let path = match abs.strip_prefix(&*root) {
+            Some("") => ".".to_owned(),
+            Some(rest) if rest.starts_with('/') => rest[1..].to_owned(),
+            // Outside tracefs: shown whole, and it will differ from the model's.
+            _ => abs,
+        };
+        Ok(Value::Cwd { path })
     }
 
     /// `fchdir` to `dir`, which becomes where `./` paths start.

@@ -302,7 +302,7 @@ impl Model {
                 }
             }
             // The number comes from the host kernel's IDA, whose state the model cannot know.
-            (EntryKind::Id, FileData::EventType(_)) => Ok(None),
+            (EntryKind::Id, FileData::EventType(n)) => Ok(Some(format!("{n}\n"))),
             (EntryKind::Inject, _) => Err(Errno::EINVAL),
             (EntryKind::SystemEnable, FileData::System(sys)) => {
                 let s = &self.systems[sys.0];

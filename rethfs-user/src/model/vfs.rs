@@ -32,7 +32,7 @@ pub(crate) fn apply(m: &mut Model, action: &Action) -> Outcome {
         } => m
             .open(Some(dir), path, OpenMode::Read, as_handle)
             .map(|()| Value::Done),
-        Action::Read { handle, len } => m.read(handle, *len).map(|text| Value::Data { text }),
+        Action::Read { handle, len } => return m.read_outcome(handle, *len),
         Action::Write { handle, data } => {
             m.write(handle, data).map(|bytes| Value::Written { bytes })
         }
@@ -48,10 +48,11 @@ pub(crate) fn apply(m: &mut Model, action: &Action) -> Outcome {
             .ok_or(Errno::EBADF),
         Action::Seek { handle, pos } => m.seek(handle, *pos).map(|pos| Value::Pos { pos }),
         Action::List { path } => m.list(path).map(|names| Value::Names { names }),
-        Action::ReadFile { path } => m.read_path(path).map(|text| Value::Data { text }),
+        Action::ReadFile { path } => return m.read_path(path),
         Action::WriteFile { path, data } => m.write_path(path, data, true),
         Action::Chdir { path } => m.chdir(path).map(|()| Value::Done),
         Action::Fchdir { handle } => m.fchdir(handle).map(|()| Value::Done),
+        Action::Getcwd => m.getcwd().map(|path| Value::Cwd { path }),
         Action::Chmod { path, mode } => m
             .setattr(path, Some(*mode), None, None)
             .map(|()| Value::Done),
@@ -516,11 +517,33 @@ impl Model {
         result.map(|()| names)
     }
 
-    fn read_path(&mut self, path: &str) -> Result<Option<String>, Errno> {
-        self.open(None, path, OpenMode::Read, Self::SCRATCH)?;
-        let r = self.read(Self::SCRATCH, crate::target::limits::READ_FILE_MAX);
-        self.close(Self::SCRATCH)?;
-        r
+    /// A read as the user sees it. A trace pipe's data is the kernel's, not modelled, and
+    /// the host opens it O_NONBLOCK: it may hold data or be empty (EAGAIN), both allowed.
+    fn read_outcome(&mut self, handle: &str, len: usize) -> Outcome {
+        let pipe = self.handles.get(handle).is_some_and(|f| {
+            matches!(
+                self.inodes[f.inode.0].node,
+                Node::TraceFile(_, super::files::TraceFile::TracePipe)
+            )
+        });
+        match self.read(handle, len) {
+            Ok(None) if pipe => Outcome::OneOf(vec![
+                Outcome::Ok(Value::Data { text: None }),
+                Outcome::Err(Errno::EAGAIN),
+            ]),
+            r => r.map(|text| Value::Data { text }).into(),
+        }
+    }
+
+    fn read_path(&mut self, path: &str) -> Outcome {
+        if let Err(e) = self.open(None, path, OpenMode::Read, Self::SCRATCH) {
+            return Outcome::Err(e);
+        }
+        let r = self.read_outcome(Self::SCRATCH, crate::target::limits::READ_FILE_MAX);
+        match self.close(Self::SCRATCH) {
+            Ok(()) => r,
+            Err(e) => Outcome::Err(e),
+        }
     }
 
     /// `echo DATA > path` (`truncate`) or `>>` (append).
@@ -557,6 +580,21 @@ impl Model {
         let old = std::mem::replace(&mut self.cwd, d);
         self.dput(old);
         Ok(())
+    }
+
+    /// `getcwd` (fs/d_path.c): ENOENT once the current directory is unlinked (unhashed and
+    /// not the root), else its path. An eventfs directory removed from under it stays hashed
+    /// until a walk through it fails revalidation.
+    fn getcwd(&self) -> Result<String, Errno> {
+        let d = &self.dentries[self.cwd.0];
+        if !d.hashed && self.cwd != self.root {
+            return Err(Errno::ENOENT);
+        }
+        Ok(if d.path.is_empty() {
+            ".".to_owned()
+        } else {
+            d.path.clone()
+        })
     }
 
     /// Walks to the parent of `path` and looks the last component up without refusing a miss.

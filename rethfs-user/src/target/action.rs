@@ -119,7 +119,8 @@ pub enum Action {
     Rename { from: String, to: String },
     /// `stat` (follows symlinks; tracefs has none).
     Stat { path: String },
-    /// `open`, keeping the file as `handle`.
+    /// `open`, keeping the file as `handle`; with `O_NONBLOCK`, so reading an empty trace
+    /// pipe is EAGAIN rather than a wait for trace data.
     Open {
         path: String,
         #[serde(default)]
@@ -171,6 +172,9 @@ pub enum Action {
     Chdir { path: String },
     /// `fchdir` to a directory handle.
     Fchdir { handle: String },
+    /// `getcwd`: what a process whose current directory is in tracefs is told (the path
+    /// below the tracefs root, `.` for the root itself; ENOENT once it is unlinked).
+    Getcwd,
     /// `chmod`.
     Chmod {
         path: String,
@@ -247,6 +251,7 @@ impl Action {
             Action::WriteFile { path, data } => format!("echo {data:?} > {path}"),
             Action::Chdir { path } => format!("cd {path}"),
             Action::Fchdir { handle } => format!("fchdir {handle}"),
+            Action::Getcwd => "getcwd".to_owned(),
             Action::Chmod { path, mode } => format!("chmod {mode:o} {path}"),
             Action::Chown { path, uid, gid } => {
                 let id = |v: &Option<u32>| v.map_or("-".to_owned(), |v| v.to_string());

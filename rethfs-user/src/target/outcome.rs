@@ -19,6 +19,7 @@ impl Errno {
     pub const ENOTDIR: Errno = Errno(libc::ENOTDIR);
     pub const EISDIR: Errno = Errno(libc::EISDIR);
     pub const EINVAL: Errno = Errno(libc::EINVAL);
+    pub const EAGAIN: Errno = Errno(libc::EAGAIN);
 
     pub fn name(self) -> String {
         format!("{:?}", nix::errno::Errno::from_raw(self.0))
@@ -95,6 +96,10 @@ pub enum Value {
     Pos {
         pos: i64,
     },
+    /// A directory as `getcwd` names it, below the tracefs root (`.` for the root).
+    Cwd {
+        path: String,
+    },
 }
 
 /// The result of one action.
@@ -106,6 +111,9 @@ pub enum Outcome {
     /// The target would not do it, and why (the host refuses to touch what rethfs did not
     /// create, and cannot do what its kernel lacks).
     Skipped(String),
+    /// The model only: where the kernel may rightly answer in more than one way (whether a
+    /// trace pipe holds data), every answer allowed; the kernel's must be one of them.
+    OneOf(Vec<Outcome>),
 }
 
 impl Outcome {
@@ -128,6 +136,10 @@ impl fmt::Display for Outcome {
         match self {
             Outcome::Err(e) => write!(f, "{e}"),
             Outcome::Skipped(why) => write!(f, "skipped: {why}"),
+            Outcome::OneOf(all) => {
+                let all: Vec<String> = all.iter().map(ToString::to_string).collect();
+                write!(f, "one of: {}", all.join(" | "))
+            }
             Outcome::Ok(Value::Done) => f.write_str("ok"),
             Outcome::Ok(Value::Written { bytes }) => write!(f, "wrote {bytes}"),
             Outcome::Ok(Value::Data { text: Some(text) }) => write!(f, "read {text:?}"),
@@ -148,6 +160,7 @@ impl fmt::Display for Outcome {
             }
             Outcome::Ok(Value::Names { names }) => write!(f, "[{}]", names.join(" ")),
             Outcome::Ok(Value::Pos { pos }) => write!(f, "pos {pos}"),
+            Outcome::Ok(Value::Cwd { path }) => write!(f, "cwd {path}"),
         }
     }
 }
