@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::{Finding, FindingKind, Side};
 use crate::{
+    model::Policy,
     scenario::{StepResult, Transcript},
     target::{Action, Lifetime, LifetimeKind, Outcome},
 };
@@ -170,7 +171,7 @@ fn reachable(live: &HashMap<(String, u32), Live>, key: &(String, u32)) -> bool {
 /// The rules, on one side's transcript, each only where the kernel side sees every kind it
 /// needs. Findings carry the side's lifetimes in `host`; the caller re-attributes them for
 /// the model.
-pub fn invariants(t: &Transcript, scope: &Scope) -> Vec<Finding> {
+pub fn invariants(t: &Transcript, scope: &Scope, policy: Policy) -> Vec<Finding> {
     use LifetimeKind::*;
     let prefix = scope.prefix;
     let revalidation = scope.sees(&[EiCreated, EiFreed, Revalidated]);
@@ -244,7 +245,13 @@ pub fn invariants(t: &Transcript, scope: &Scope) -> Vec<Finding> {
             }
         }
         track_holders(s, &mut handles, &mut cwd);
-        let held = |p: &str| handles.values().chain(cwd.as_ref()).any(|h| under(h, p));
+        // A dentry is held by what is open at or below it, and under 6.6 by an open parent.
+        let held = |p: &str| {
+            handles.values().chain(cwd.as_ref()).any(|h| under(h, p))
+                || (policy.open_dir_holds_children()
+                    && p.rsplit_once('/')
+                        .is_some_and(|(dir, _)| handles.values().any(|h| h == dir)))
+        };
         match (&s.action, &s.outcome) {
             (Action::DropCaches, Outcome::Ok(_)) => {
                 let mut stale_paths: Vec<&String> = live
@@ -411,7 +418,7 @@ mod tests {
     }
 
     fn invariant_names(t: &Transcript) -> Vec<&'static str> {
-        invariants(t, &all())
+        invariants(t, &all(), Policy::V6_17)
             .into_iter()
             .map(|f| match f.kind {
                 FindingKind::Violation { invariant, .. } => invariant,

@@ -104,8 +104,8 @@ pub fn verdict(
         Ok(scope) => {
             findings.extend(lifetime::compare(host, model, scope));
             findings.extend(merge_sides(
-                lifetime::invariants(host, scope),
-                on_model_side(lifetime::invariants(model, scope)),
+                lifetime::invariants(host, scope, policy),
+                on_model_side(lifetime::invariants(model, scope, policy)),
             ));
             LifetimeCheck::Made {
                 host: lifetime::count(host, scope.prefix),

@@ -18,7 +18,7 @@ pub use ftrace::KprobeTracing;
 pub use lock::RunLock;
 pub use observed::Observed;
 pub use snapshot::Snapshot;
-pub use static_events::{entry_orders, instance_groups, static_events};
+pub use static_events::{entry_orders, instance_layout, static_events};
 pub use target::HostTracefs;
 pub use tracefs::{DEFAULT_TRACEFS, Tracefs};
 pub use uprobe_target::{rethfs_uprobe_target, uprobe_target};

@@ -3,15 +3,17 @@
 use std::path::Path;
 
 use super::getdents::getdents64;
-use crate::{model::StaticEvent, target::FileKind};
+use crate::{
+    model::{InstanceEntry, StaticEvent},
+    target::FileKind,
+};
 
 fn subdirs(dir: &Path) -> Vec<String> {
     entries(dir, FileKind::Dir)
 }
 
-/// Entries of `dir` of one kind in the kernel's listing order (eventfs lists children in
-/// creation order, which the model reproduces by creating them in this order).
-fn entries(dir: &Path, kind: FileKind) -> Vec<String> {
+/// Every entry of `dir` but `.` and `..`, with its kind, in listing order.
+fn listed(dir: &Path) -> Vec<(String, FileKind)> {
     let Ok(f) = std::fs::OpenOptions::new().read(true).open(dir) else {
         return Vec::new();
     };
@@ -23,11 +25,21 @@ fn entries(dir: &Path, kind: FileKind) -> Vec<String> {
         out.extend(
             batch
                 .into_iter()
-                .filter(|d| d.kind == kind && d.name != "." && d.name != "..")
-                .map(|d| d.name),
+                .filter(|d| d.name != "." && d.name != "..")
+                .map(|d| (d.name, d.kind)),
         );
     }
     out
+}
+
+/// Entries of `dir` of one kind in the kernel's listing order (eventfs lists children in
+/// creation order, which the model reproduces by creating them in this order).
+fn entries(dir: &Path, kind: FileKind) -> Vec<String> {
+    listed(dir)
+        .into_iter()
+        .filter(|(_, k)| *k == kind)
+        .map(|(n, _)| n)
+        .collect()
 }
 
 /// Every `group/event` under `events/` except rethfs's own groups.
@@ -46,23 +58,37 @@ pub fn static_events(root: &Path) -> Vec<StaticEvent> {
         .collect()
 }
 
-/// The group order of a new instance's `events/`, read off a short-lived instance of this run
-/// (`rethfs_<pid>_order`); empty if one cannot be made.
-pub fn instance_groups(root: &Path) -> Vec<String> {
+/// What a new instance looks like, read off a short-lived instance of this run
+/// (`rethfs_<pid>_order`): its `events/` group order, and its directory's entries in creation
+/// order (tracefs lists them newest first). Empty if one cannot be made.
+pub fn instance_layout(root: &Path) -> (Vec<String>, Vec<InstanceEntry>) {
     let dir = root
         .join("instances")
         .join(format!("rethfs_{}_order", std::process::id()));
     if std::fs::create_dir(&dir).is_err() {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     }
     let groups = subdirs(&dir.join("events"));
+    let mut entries: Vec<InstanceEntry> = listed(&dir)
+        .into_iter()
+        .map(|(name, kind)| InstanceEntry {
+            perm: std::fs::metadata(dir.join(&name)).map_or(0o640, |m| {
+                use std::os::unix::fs::MetadataExt;
+                m.mode() & 0o7777
+            }),
+            dir: kind == FileKind::Dir,
+            name,
+        })
+        .collect();
+    entries.reverse();
     if let Err(e) = std::fs::remove_dir(&dir) {
         log::warn!("{}: {e} (rethfs cleanup removes it)", dir.display());
     }
-    groups
+    let groups = groups
         .into_iter()
         .filter(|g| super::cleanup::owner_pid(g).is_none())
-        .collect()
+        .collect();
+    (groups, entries)
 }
 
 /// The order of the files in an event directory and in `events/`, as this kernel lists them

@@ -24,6 +24,14 @@ impl StaticEvent {
     }
 }
 
+/// One entry a new instance's directory is made with, besides its events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceEntry {
+    pub name: String,
+    pub dir: bool,
+    pub perm: u32,
+}
+
 /// Build options that decide which files an event directory has.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelConfig {
@@ -47,6 +55,10 @@ pub struct ModelConfig {
     pub event_entry_order: Option<Vec<String>>,
     /// The order of `events/`'s own files (`events_entries[]`), likewise.
     pub events_entry_order: Option<Vec<String>>,
+    /// What a new instance's directory holds, in creation order (read off a host instance:
+    /// `init_tracer_tracefs` makes some thirty files and `per_cpu/`, `options/` as the kernel
+    /// is configured); empty for the files the model gives meaning to and `events/` alone.
+    pub instance_entries: Vec<InstanceEntry>,
 }
 
 impl Default for ModelConfig {
@@ -72,6 +84,7 @@ impl Default for ModelConfig {
             instance_groups: Vec::new(),
             event_entry_order: None,
             events_entry_order: None,
+            instance_entries: Vec::new(),
         }
     }
 }

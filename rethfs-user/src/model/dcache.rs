@@ -16,7 +16,11 @@ impl Model {
     ) -> InodeId {
         let dir = matches!(
             node,
-            Node::Root | Node::InstancesDir | Node::InstanceDir(_) | Node::EventfsDir(_)
+            Node::Root
+                | Node::InstancesDir
+                | Node::InstanceDir(_)
+                | Node::EventfsDir(_)
+                | Node::PlainDir
         );
         self.inodes.push(Inode {
             ino,

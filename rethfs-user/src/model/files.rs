@@ -67,6 +67,9 @@ pub(crate) enum TraceFile {
     TracingOn,
     SetEvent,
     ErrorLog,
+    /// Any other file of a trace array: it takes the array's reference at open
+    /// (`tracing_open_generic_tr`), and its content is not modelled.
+    Plain,
 }
 
 impl TraceFile {
@@ -85,7 +88,13 @@ impl TraceFile {
             TraceFile::TracingOn => "tracing_on",
             TraceFile::SetEvent => "set_event",
             TraceFile::ErrorLog => "error_log",
+            TraceFile::Plain => "",
         }
+    }
+
+    /// The file of this name the model gives meaning to, if any.
+    pub(crate) fn named(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.name() == name)
     }
 
     pub(crate) fn perm(self) -> u32 {
@@ -228,8 +237,20 @@ impl Model {
 
     /// The `open` of a plain instance file: each pins its instance; trace_pipe also counts a
     /// reader in `trace_ref`.
-    pub(crate) fn trace_file_open(&mut self, tr: TrId, file: TraceFile) -> Result<Holds, Errno> {
+    /// `open` of a trace array's file: it takes the array; `set_event` opened to truncate
+    /// disables every event of the array first (`ftrace_clear_events`).
+    pub(crate) fn trace_file_open(
+        &mut self,
+        tr: TrId,
+        file: TraceFile,
+        truncate: bool,
+    ) -> Result<Holds, Errno> {
         self.trace_array_get(tr)?;
+        if file == TraceFile::SetEvent && truncate {
+            for f in self.trs[tr.0].files.clone() {
+                self.files[f.0].enabled = false;
+            }
+        }
         let trace_ref = file == TraceFile::TracePipe;
         if trace_ref {
             self.trs[tr.0].trace_ref += 1;
@@ -397,6 +418,74 @@ impl Model {
         }
         if any {
             Ok(data.len())
+        } else {
+            Err(Errno::EINVAL)
+        }
+    }
+}
+
+impl Model {
+    /// `write` to a trace array's file: `tracing_on` takes a number (non-zero: on),
+    /// `set_event` one word per write, `trace_pipe` nothing; the rest are not modelled and
+    /// take anything.
+    pub(crate) fn trace_file_write(
+        &mut self,
+        tr: TrId,
+        file: TraceFile,
+        data: &str,
+    ) -> Result<usize, Errno> {
+        match file {
+            TraceFile::TracingOn => {
+                self.trs[tr.0].tracing_on = parse_ulong(data)? != 0;
+                Ok(data.len())
+            }
+            TraceFile::SetEvent => self.set_event_write(tr, data),
+            // tracing_pipe_fops has no write: vfs_write refuses the file.
+            TraceFile::TracePipe => Err(Errno::EINVAL),
+            _ => Ok(data.len()),
+        }
+    }
+
+    /// `ftrace_event_write`: `trace_get_user` reads one word (leading blanks skipped, the blank
+    /// after it consumed too), and `ftrace_set_clr_event` enables (`!`: disables) the events it
+    /// names: `SYSTEM:EVENT`, `SYSTEM:` or `SYSTEM:*`, `:EVENT` or `*:EVENT`, or a bare name
+    /// that is an event's or a system's. EINVAL when none matched; a write of blanks only
+    /// consumes them.
+    fn set_event_write(&mut self, tr: TrId, data: &str) -> Result<usize, Errno> {
+        let start = data.len() - data.trim_start().len();
+        let word_len = data[start..]
+            .find(char::is_whitespace)
+            .unwrap_or(data.len() - start);
+        let word = &data[start..start + word_len];
+        let used = (start + word_len + 1).min(data.len());
+        if word.is_empty() {
+            return Ok(used);
+        }
+        let (set, word) = match word.strip_prefix('!') {
+            Some(w) => (false, w),
+            None => (true, word),
+        };
+        let any = |s: &str| s.is_empty() || s == "*";
+        let (bare, sub, event) = match word.split_once(':') {
+            Some((s, e)) => (None, (!any(s)).then_some(s), (!any(e)).then_some(e)),
+            None => ((word != "*").then_some(word), None, None),
+        };
+        let mut matched = false;
+        for f in self.trs[tr.0].files.clone() {
+            let call = &self.calls[self.files[f.0].call.0];
+            if self.files[f.0].freed
+                || call.ftrace_internal
+                || bare.is_some_and(|b| b != call.name && b != call.group)
+                || sub.is_some_and(|s| s != call.group)
+                || event.is_some_and(|e| e != call.name)
+            {
+                continue;
+            }
+            matched = true;
+            self.files[f.0].enabled = set;
+        }
+        if matched {
+            Ok(used)
         } else {
             Err(Errno::EINVAL)
         }

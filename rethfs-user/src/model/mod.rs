@@ -35,7 +35,7 @@ mod tests;
 
 use std::collections::{BTreeSet, HashMap};
 
-pub use config::{ModelConfig, StaticEvent};
+pub use config::{InstanceEntry, ModelConfig, StaticEvent};
 pub use ino::EVENTFS_FILE_INODE_INO;
 pub use policy::{KernelVersion, Policy};
 
@@ -88,6 +88,9 @@ pub(crate) enum Node {
     Control(crate::target::ControlFile),
     /// An eventfs directory; `ti->private` is its ei.
     EventfsDir(EiId),
+    /// A plain tracefs directory the model knows by name only (an instance's `per_cpu/`,
+    /// `options/`): empty to the model.
+    PlainDir,
     /// An eventfs file: which entry and what `i_private` it was given.
     EventfsFile(files::EventfsFile),
 }

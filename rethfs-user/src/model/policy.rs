@@ -105,6 +105,12 @@ impl Policy {
         self < Policy::V6_8
     }
 
+    /// Opening an eventfs directory makes every child's dentry and holds it until the close
+    /// (6.6's `dcache_dir_open_wrapper`, for `dcache_readdir`).
+    pub fn open_dir_holds_children(self) -> bool {
+        self.on_demand() && self.events_use_dcache_readdir()
+    }
+
     /// Unused dentries without `d_fsdata` are killed at their last dput (6.17+).
     pub fn delete_plain_dentries(self) -> bool {
         self >= Policy::V6_17

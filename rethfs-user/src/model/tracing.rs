@@ -24,6 +24,8 @@ pub(crate) struct TraceArray {
     pub(crate) alive: bool,
     /// The plain files made with the instance, removed with it.
     pub(crate) plain: Vec<DentryId>,
+    /// `tracing_on`: whether the ring buffer records.
+    pub(crate) tracing_on: bool,
 }
 
 /// `struct trace_subsystem_dir`: a group directory of one trace array.
@@ -118,12 +120,6 @@ impl Model {
     /// `trace_array_create`: plain files, `events`, and a directory per existing event.
     fn new_trace_array(&mut self, name: Option<String>, dir: DentryId) -> TrId {
         let tr = TrId(self.trs.len());
-        let mut plain = Vec::new();
-        for f in TraceFile::ALL {
-            let ino = self.get_next_ino();
-            let inode = self.new_inode(ino, Node::TraceFile(tr, f), f.perm(), (0, 0), 1);
-            plain.push(self.d_create_pinned(dir, f.name(), inode));
-        }
         self.trs.push(TraceArray {
             name: name.clone(),
             dir,
@@ -133,11 +129,51 @@ impl Model {
             refs: 1,
             trace_ref: 0,
             alive: true,
-            plain,
+            plain: Vec::new(),
+            tracing_on: true,
         });
-        let events = self.eventfs_create_events_dir(dir, tr, name.is_none());
-        self.trs[tr.0].events = events;
-        self.inc_nlink(dir);
+        // The files the model gives meaning to, then `events/`; or, for an instance of a
+        // host, its directory as the host makes it.
+        let layout = match &name {
+            Some(_) if !self.config.instance_entries.is_empty() => {
+                self.config.instance_entries.clone()
+            }
+            _ => TraceFile::ALL
+                .iter()
+                .filter(|f| **f != TraceFile::Plain)
+                .map(|f| super::InstanceEntry {
+                    name: f.name().to_owned(),
+                    dir: false,
+                    perm: f.perm(),
+                })
+                .chain(std::iter::once(super::InstanceEntry {
+                    name: "events".into(),
+                    dir: true,
+                    perm: 0o750,
+                }))
+                .collect(),
+        };
+        for entry in layout {
+            if entry.name == "events" {
+                let events = self.eventfs_create_events_dir(dir, tr, name.is_none());
+                self.trs[tr.0].events = events;
+                self.inc_nlink(dir);
+                continue;
+            }
+            let ino = self.get_next_ino();
+            let node = match (entry.dir, TraceFile::named(&entry.name)) {
+                (true, _) => Node::PlainDir,
+                (false, Some(f)) => Node::TraceFile(tr, f),
+                (false, None) => Node::TraceFile(tr, TraceFile::Plain),
+            };
+            let nlink = if entry.dir { 2 } else { 1 };
+            let inode = self.new_inode(ino, node, entry.perm, (0, 0), nlink);
+            let d = self.d_create_pinned(dir, &entry.name, inode);
+            if entry.dir {
+                self.inc_nlink(dir);
+            }
+            self.trs[tr.0].plain.push(d);
+        }
         if name.is_some() {
             // Group directories in the order the host's instances show them.
             for group in self.config.instance_groups.clone() {

@@ -20,7 +20,7 @@ pub(crate) fn apply(m: &mut Model, action: &Action) -> Outcome {
         Action::Mkdir { path } => m.mkdir(path).map(|()| Value::Done),
         Action::Rmdir { path } => m.rmdir(path).map(|()| Value::Done),
         Action::Unlink { path } => m.unlink(path).map(|()| Value::Done),
-        Action::Rename { from, .. } => m.rename(from).map(|()| Value::Done),
+        Action::Rename { from, to } => m.rename(from, to).map(|()| Value::Done),
         Action::Stat { path } => m.stat(path).map(Value::Stat),
         Action::Open { path, mode, handle } => {
             m.open(None, path, *mode, handle).map(|()| Value::Done)
@@ -362,14 +362,12 @@ impl Model {
     ) -> Result<(Holds, Vec<DentryId>), Errno> {
         match self.inodes[inode.0].node {
             Node::EventfsFile(f) => Ok((self.eventfs_open(f)?, Vec::new())),
-            Node::TraceFile(tr, f) => Ok((self.trace_file_open(tr, f)?, Vec::new())),
+            Node::TraceFile(tr, f) => Ok((self.trace_file_open(tr, f, truncate)?, Vec::new())),
             Node::Control(c) if truncate => {
                 self.release_all_probes(c)?;
                 Ok((Holds::default(), Vec::new()))
             }
-            Node::EventfsDir(ei)
-                if self.policy.on_demand() && self.policy.events_use_dcache_readdir() =>
-            {
+            Node::EventfsDir(ei) if self.policy.open_dir_holds_children() => {
                 Ok((Holds::default(), self.make_all_children(ei)))
             }
             _ => Ok((Holds::default(), Vec::new())),
@@ -445,7 +443,14 @@ impl Model {
         }
         let content = match self.inodes[f.inode.0].node {
             Node::EventfsFile(file) => self.eventfs_read(file)?,
-            Node::TraceFile(_, super::files::TraceFile::TracingOn) => Some("1\n".to_owned()),
+            Node::TraceFile(tr, super::files::TraceFile::TracingOn) => Some(
+                if self.trs[tr.0].tracing_on {
+                    "1\n"
+                } else {
+                    "0\n"
+                }
+                .to_owned(),
+            ),
             _ => None,
         };
         let Some(text) = content else {
@@ -470,6 +475,7 @@ impl Model {
         match self.inodes[f.inode.0].node {
             Node::EventfsFile(file) => self.eventfs_write(file, data),
             Node::Control(c) => self.control_write(c, data),
+            Node::TraceFile(tr, f) => self.trace_file_write(tr, f, data),
             _ => Ok(data.len()),
         }
     }
@@ -664,12 +670,79 @@ impl Model {
         })
     }
 
-    /// `rename`: tracefs has none; the source must exist first.
-    fn rename(&mut self, from: &str) -> Result<(), Errno> {
-        self.at_parent(from, |_, w| match w {
-            Walked::Missing { .. } => Err(Errno::ENOENT),
-            Walked::Found(_) => Err(Errno::EPERM),
-        })
+    /// `renameat2` (fs/namei.c): `.` or `..` as a last component is EBUSY; both parents are
+    /// walked; the source must exist; a trailing slash on a file is ENOTDIR; moving a directory
+    /// below itself is EINVAL and over an ancestor of itself ENOTEMPTY (the `lock_rename` trap);
+    /// a name renamed to itself succeeds untouched; a directory over a file is ENOTDIR, a file
+    /// over a directory EISDIR; and then tracefs, which has no `->rename`, refuses: EPERM.
+    fn rename(&mut self, from: &str, to: &str) -> Result<(), Errno> {
+        let dots = |p: &str| {
+            let last = Self::split(p).last().copied().unwrap_or(".");
+            last == "." || last == ".."
+        };
+        if dots(from) || dots(to) {
+            return Err(Errno::EBUSY);
+        }
+        let old = self.walk_parent(from)?;
+        let new = match self.walk_parent(to) {
+            Ok(w) => w,
+            Err(e) => {
+                self.put_walked(&old);
+                return Err(e);
+            }
+        };
+        let result = self.rename_walked(&old, &new, from, to);
+        self.put_walked(&old);
+        self.put_walked(&new);
+        result
+    }
+
+    fn rename_walked(&self, old: &Walked, new: &Walked, from: &str, to: &str) -> Result<(), Errno> {
+        let Walked::Found(source) = *old else {
+            return Err(Errno::ENOENT);
+        };
+        let is_dir = |d: DentryId| {
+            self.dentries[d.0]
+                .inode
+                .is_some_and(|i| self.inodes[i.0].dir)
+        };
+        if !is_dir(source) && (from.ends_with('/') || to.ends_with('/')) {
+            return Err(Errno::ENOTDIR);
+        }
+        let parent_of = |w: &Walked| match w {
+            Walked::Found(d) => self.dentries[d.0].parent.unwrap_or(*d),
+            Walked::Missing { parent, .. } => *parent,
+        };
+        let (old_dir, new_dir) = (parent_of(old), parent_of(new));
+        let target = match *new {
+            Walked::Found(d) => Some(d),
+            Walked::Missing { .. } => None,
+        };
+        if old_dir != new_dir {
+            // d_ancestor(a, b): the child of `a` on the way up from `b`.
+            let ancestor = |a: DentryId, b: DentryId| {
+                let mut d = b;
+                while let Some(p) = self.dentries[d.0].parent {
+                    if p == a {
+                        return Some(d);
+                    }
+                    d = p;
+                }
+                None
+            };
+            if ancestor(old_dir, new_dir) == Some(source) {
+                return Err(Errno::EINVAL);
+            }
+            if target.is_some() && ancestor(new_dir, old_dir) == target {
+                return Err(Errno::ENOTEMPTY);
+            }
+        }
+        match target {
+            Some(t) if t == source => Ok(()),
+            Some(t) if is_dir(source) && !is_dir(t) => Err(Errno::ENOTDIR),
+            Some(t) if !is_dir(source) && is_dir(t) => Err(Errno::EISDIR),
+            _ => Err(Errno::EPERM),
+        }
     }
 
     /// chmod/chown: eventfs saves the change in its ei (`eventfs_set_attr`); plain tracefs

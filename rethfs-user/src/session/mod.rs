@@ -70,7 +70,7 @@ pub struct HostSession {
 fn model_config(root: &Path, kconfig: &KernelConfig, policy: Policy) -> ModelConfig {
     let on = |o: &str| kconfig.enabled(o) == Some(true);
     let mut events = host::static_events(root);
-    let mut instance_groups = host::instance_groups(root);
+    let (mut instance_groups, instance_entries) = host::instance_layout(root);
     if policy.events_use_dcache_readdir() {
         // The dcache lists newest first: the host's listings are the reverse of creation.
         events.reverse();
@@ -87,6 +87,7 @@ fn model_config(root: &Path, kconfig: &KernelConfig, policy: Policy) -> ModelCon
         hist_debug: on("CONFIG_HIST_TRIGGERS_DEBUG"),
         inject: on("CONFIG_TRACE_EVENT_INJECT"),
         instance_groups,
+        instance_entries,
     }
 }
 

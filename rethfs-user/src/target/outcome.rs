@@ -20,6 +20,7 @@ impl Errno {
     pub const EISDIR: Errno = Errno(libc::EISDIR);
     pub const EINVAL: Errno = Errno(libc::EINVAL);
     pub const EAGAIN: Errno = Errno(libc::EAGAIN);
+    pub const ENOTEMPTY: Errno = Errno(libc::ENOTEMPTY);
 
     pub fn name(self) -> String {
         format!("{:?}", nix::errno::Errno::from_raw(self.0))
