@@ -97,6 +97,8 @@ fn agree(
 ) -> Option<String> {
     match (h, m) {
         (Outcome::Skipped(_), _) | (_, Outcome::Skipped(_)) => None,
+        // The model against itself (`explore --model-only`).
+        (Outcome::OneOf(a), Outcome::OneOf(b)) => (a != b).then(|| "allowed sets differ".into()),
         (_, Outcome::OneOf(allowed)) => {
             for a in allowed {
                 let (mut i, mut d) = (inos.clone(), ids.clone());

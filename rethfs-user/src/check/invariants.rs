@@ -252,8 +252,9 @@ pub fn check(t: &Transcript, policy: Policy) -> Vec<Finding> {
     // Directory inode numbers seen by stat, per path, while the path's event lives.
     let mut dir_ino: HashMap<String, u64> = HashMap::new();
     let mut handle_path: HashMap<String, String> = HashMap::new();
-    // Per directory handle: the entries of the current pass, and a pending seek position.
-    let mut listing: HashMap<String, Vec<Dirent>> = HashMap::new();
+    // Per directory handle: the entries its listing gave and whether it reached the end, and
+    // a pending seek position.
+    let mut listing: HashMap<String, (Vec<Dirent>, bool)> = HashMap::new();
     let mut seeked: HashMap<String, i64> = HashMap::new();
     let mut instances: BTreeSet<String> = BTreeSet::new();
     let mut passes: HashMap<String, Pass> = HashMap::new();
@@ -360,10 +361,13 @@ pub fn check(t: &Transcript, policy: Policy) -> Vec<Finding> {
                 if let Some(p) = passes.get_mut(handle) {
                     readdir_pass(&mut c, p, entries, &events, &instances);
                 }
-                let seen = listing.entry(handle.clone()).or_default();
+                let (seen, complete) = listing.entry(handle.clone()).or_default();
                 if let Some(pos) = seeked.remove(handle) {
-                    // A d_off is where reading resumes after that entry.
-                    if let Some(k) = seen.iter().position(|d| d.off == pos) {
+                    // A d_off is where reading resumes after that entry: at the next one the
+                    // listing gave, or at the end if the listing was read to its end.
+                    if let Some(k) = seen.iter().position(|d| d.off == pos)
+                        && (k + 1 < seen.len() || *complete)
+                    {
                         let expected = seen.get(k + 1).map(|d| d.name.clone());
                         let got = entries.first().map(|d| d.name.clone());
                         if expected != got {
@@ -379,6 +383,7 @@ pub fn check(t: &Transcript, policy: Policy) -> Vec<Finding> {
                         }
                     }
                 } else {
+                    *complete |= entries.is_empty();
                     seen.extend(entries.iter().cloned());
                 }
                 // getdents d_ino equals stat st_ino for directories stat'ed while live.

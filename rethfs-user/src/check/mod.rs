@@ -5,17 +5,19 @@ pub mod churn;
 mod compare;
 mod invariants;
 pub mod lifetime;
+mod signature;
 
 use serde::Serialize;
 
 pub use compare::compare;
 pub use invariants::check as invariants;
 pub use lifetime::LifetimeCheck;
+pub use signature::Signature;
 
 use crate::{model::Policy, scenario::Transcript};
 
 /// Which side a finding was seen on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Side {
     Host,

@@ -154,6 +154,52 @@ impl Scenario {
         })
     }
 
+    /// A scenario made of `actions` by rethfs itself (explore), held to the same limits and
+    /// handle rules as a file; the error names the first step that breaks one.
+    pub fn from_actions(
+        name: &str,
+        description: &str,
+        actions: Vec<Action>,
+    ) -> Result<Self, String> {
+        let mut steps = Vec::with_capacity(actions.len());
+        for (i, action) in actions.into_iter().enumerate() {
+            action.check().map_err(|e| format!("step {}: {e}", i + 1))?;
+            // Line numbers stand for step numbers, as no file holds these steps.
+            steps.push(Step {
+                action,
+                line: i + 1,
+            });
+        }
+        check_steps(&steps).map_err(|(line, m)| match line {
+            Some(l) => format!("step {l}: {m}"),
+            None => m,
+        })?;
+        Ok(Scenario {
+            name: name.to_owned(),
+            description: description.to_owned(),
+            steps,
+        })
+    }
+
+    /// The scenario as a file [`Scenario::parse`] reads back, each `(text, placeholder)` of
+    /// `placeholders` written as its placeholder (`rethfs_123_7` as `{prefix}`).
+    pub fn to_toml(&self, placeholders: &[(&str, &str)]) -> String {
+        let mut doc = toml::Table::new();
+        doc.insert("name".into(), self.name.clone().into());
+        doc.insert("description".into(), self.description.clone().into());
+        let steps: Vec<toml::Value> = self
+            .steps
+            .iter()
+            .map(|s| toml::Value::try_from(&s.action).expect("actions serialize to TOML"))
+            .collect();
+        doc.insert("step".into(), steps.into());
+        let mut text = toml::to_string(&doc).expect("a table serializes");
+        for (from, to) in placeholders {
+            text = text.replace(from, to);
+        }
+        text
+    }
+
     /// The scenario with its objects named `to` instead of `from` (the `{prefix}` it was
     /// expanded with). Each scenario of a run gets a name of its own, so dentries an earlier
     /// one left in the dcache are never met by a later one.
@@ -320,6 +366,24 @@ mod tests {
         for (name, _) in CATALOGUE {
             let s = Scenario::resolve(name).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(&s.name, name);
+        }
+    }
+
+    #[test]
+    fn every_built_in_scenario_is_written_back_as_it_was_read() {
+        let prefix = format!("rethfs_{}", std::process::id());
+        let uprobe = uprobe_target().unwrap();
+        for (name, _) in CATALOGUE {
+            let s = Scenario::resolve(name).unwrap();
+            let text = s.to_toml(&[(&uprobe, "{uprobe}"), (&prefix, "{prefix}")]);
+            let back = Scenario::parse(name, &text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let actions =
+                |s: &Scenario| s.steps.iter().map(|s| s.action.clone()).collect::<Vec<_>>();
+            assert_eq!(actions(&back), actions(&s), "{name}");
+            assert!(
+                text.contains("{prefix}") || !text.contains(&prefix),
+                "{name}"
+            );
         }
     }
 

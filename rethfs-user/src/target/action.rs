@@ -184,9 +184,17 @@ pub enum Action {
     /// `chown`; `None` keeps that id.
     Chown {
         path: String,
-        #[serde(default, deserialize_with = "bounded::uid")]
+        #[serde(
+            default,
+            deserialize_with = "bounded::uid",
+            skip_serializing_if = "Option::is_none"
+        )]
         uid: Option<u32>,
-        #[serde(default, deserialize_with = "bounded::gid")]
+        #[serde(
+            default,
+            deserialize_with = "bounded::gid",
+            skip_serializing_if = "Option::is_none"
+        )]
         gid: Option<u32>,
     },
     /// `mount -o remount,OPTIONS` of the tracefs (`uid=N`, `gid=N`, `mode=OOO`).
@@ -224,6 +232,37 @@ fn check_path(field: &'static str, p: &str) -> Result<(), Invalid> {
 }
 
 impl Action {
+    /// The `op` a scenario file names it by.
+    pub fn op(&self) -> &'static str {
+        match self {
+            Action::Control { .. } => "control",
+            Action::Mkdir { .. } => "mkdir",
+            Action::Rmdir { .. } => "rmdir",
+            Action::Unlink { .. } => "unlink",
+            Action::Rename { .. } => "rename",
+            Action::Stat { .. } => "stat",
+            Action::Open { .. } => "open",
+            Action::Read { .. } => "read",
+            Action::Write { .. } => "write",
+            Action::Close { .. } => "close",
+            Action::Fstat { .. } => "fstat",
+            Action::Getdents { .. } => "getdents",
+            Action::Tell { .. } => "tell",
+            Action::Seek { .. } => "seek",
+            Action::OpenAt { .. } => "open-at",
+            Action::List { .. } => "list",
+            Action::ReadFile { .. } => "read-file",
+            Action::WriteFile { .. } => "write-file",
+            Action::Chdir { .. } => "chdir",
+            Action::Fchdir { .. } => "fchdir",
+            Action::Getcwd => "getcwd",
+            Action::Chmod { .. } => "chmod",
+            Action::Chown { .. } => "chown",
+            Action::Remount { .. } => "remount",
+            Action::DropCaches => "drop-caches",
+        }
+    }
+
     /// One line for reports: the operation and its arguments.
     pub fn summary(&self) -> String {
         match self {
@@ -331,6 +370,36 @@ impl Action {
             uses: uses.into_iter().map(String::as_str).collect(),
             opens: opens.map(String::as_str),
             closes: closes.map(String::as_str),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every op a scenario file can name is the one `op()` gives, read back from the
+    /// serialized action.
+    #[test]
+    fn op_names_what_serde_writes() {
+        let samples = [
+            Action::Getcwd,
+            Action::DropCaches,
+            Action::OpenAt {
+                dir: "d".into(),
+                path: "x".into(),
+                as_handle: "h".into(),
+            },
+            Action::ReadFile { path: "x".into() },
+            Action::Chown {
+                path: "x".into(),
+                uid: None,
+                gid: Some(1),
+            },
+        ];
+        for a in samples {
+            let v = serde_json::to_value(&a).unwrap();
+            assert_eq!(v["op"], a.op(), "{v}");
         }
     }
 }
