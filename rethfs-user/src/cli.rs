@@ -78,6 +78,9 @@ pub enum Command {
         #[arg(long, value_name = "FILE.svg")]
         timeline: Option<PathBuf>,
     },
+    /// Write scenarios and judge them: drawn at random from the model's state, or every
+    /// sequence of a few steps; each finding shrunk to a smallest scenario that shows it.
+    Explore(ExploreArgs),
     /// Remove the probes and instances that killed rethfs runs left behind, and nothing else.
     Cleanup,
     /// Measure what observing costs: churn cycles per second unobserved, under each lifetime
@@ -105,6 +108,44 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct ExploreArgs {
+    /// The seed of the random cases (default: from the clock; printed either way).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Stop drawing cases after this many seconds (default 60).
+    #[arg(long, value_name = "SECS", value_parser = parse_duration, conflicts_with = "cases")]
+    pub duration: Option<Duration>,
+    /// Stop after this many cases.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub cases: Option<u64>,
+    /// The longest case, in steps.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=200))]
+    pub max_steps: u64,
+    /// Every sequence of DEPTH steps over a fixed alphabet instead of random cases.
+    #[arg(long, value_name = "DEPTH", conflicts_with_all = ["seed", "cases"],
+          value_parser = clap::value_parser!(u64).range(1..=4))]
+    pub exhaustive: Option<u64>,
+    /// The model against itself (its invariants only): no root, no tracefs.
+    #[arg(long, conflicts_with_all = ["attach", "allow_remount"])]
+    pub model_only: bool,
+    /// Observe lifetimes with these programs instead of the best the kernel loads.
+    #[arg(long, value_name = "OBSERVER")]
+    pub attach: Option<Observer>,
+    /// Apply the model rules of this kernel version instead of the running kernel's.
+    #[arg(long, value_name = "VERSION", value_parser = parse_version)]
+    pub kernel_policy: Option<KernelVersion>,
+    /// Write each finding's shrunk scenario here, as a file `rethfs run --scenario` takes.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Also write the summary as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Allow remount steps (a remount with uid=/gid= resets ownership others saved).
+    #[arg(long)]
+    pub allow_remount: bool,
 }
 
 fn parse_version(s: &str) -> Result<KernelVersion, String> {

@@ -7,6 +7,7 @@
 //! - [`scenario`]: the built-in catalogue, the TOML format, and the runner.
 //! - [`observe`]: BTF offsets, attach backends and the eBPF observer.
 //! - [`check`]: host against model, and invariants on both: the verdict.
+//! - [`explore`]: scenarios rethfs writes itself, judged and shrunk.
 //! - [`report`]: tables and JSON for people and programs.
 //! - [`session`]: a host session, as `run` and `explore` share it.
 //! - [`cmd`]: one module per subcommand.
@@ -15,6 +16,7 @@ pub mod check;
 pub mod cli;
 pub mod cmd;
 pub mod error;
+pub mod explore;
 pub mod host;
 pub mod model;
 pub mod observe;

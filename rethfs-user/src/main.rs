@@ -52,6 +52,7 @@ fn main() -> ExitCode {
             json,
             allow_remount,
         }),
+        Command::Explore(args) => cmd::explore::run(&opts, args),
         Command::Cleanup => cmd::cleanup::run(opts.tracefs.as_deref()).map(|()| 0),
         Command::Bench {
             cycles,

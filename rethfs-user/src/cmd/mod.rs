@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod cleanup;
 pub mod doctor;
+pub mod explore;
 pub mod model;
 pub mod observe;
 pub mod run;

@@ -1,6 +1,7 @@
 //! Rendering results for people and programs.
 
 pub mod doctor;
+pub mod explore;
 pub mod records;
 pub mod timeline;
 pub mod trace;

@@ -193,6 +193,11 @@ impl HostSession {
             .is_some_and(|l| l.observer.sees_lifetimes())
     }
 
+    /// The model as the host's tree seeds it, as each case starts on it.
+    pub fn template(&self) -> &Model {
+        &self.template
+    }
+
     pub fn guard(&self) -> &Guard {
         &self.guard
     }

@@ -1,0 +1,262 @@
+//! `rethfs explore`: cases rethfs writes itself, on the host against the model (root), or on
+//! the model alone (`--model-only`, any user); findings shrunk, written and summarised.
+
+use std::{io::IsTerminal, path::Path, time::Duration};
+
+use crate::{
+    cli::ExploreArgs,
+    error::{Error, Result, require_root},
+    explore::{self, Budget, Found, ModelJudge, Plan, Progress, Report, Universe, found},
+    model::{KernelVersion, ModelConfig},
+    profile::ProfileOptions,
+    report,
+    session::{self, HostSession, signals},
+};
+
+/// How long a run goes when neither `--duration` nor `--cases` says.
+const DEFAULT_DURATION: Duration = Duration::from_secs(60);
+
+fn plan(args: &ExploreArgs, seed: u64) -> Plan {
+    match args.exhaustive {
+        Some(depth) => Plan::Exhaustive {
+            depth: depth as usize,
+            limit: args.duration,
+        },
+        None => Plan::Random {
+            seed,
+            max_steps: args.max_steps as usize,
+            budget: match (args.cases, args.duration) {
+                (Some(n), _) => Budget::Cases(n),
+                (None, d) => Budget::Duration(d.unwrap_or(DEFAULT_DURATION)),
+            },
+        },
+    }
+}
+
+/// Progress on stderr: a live line on a terminal, a plain line every ten seconds otherwise.
+struct Shown {
+    bar: Option<indicatif::ProgressBar>,
+    last: Duration,
+}
+
+impl Shown {
+    fn new() -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let b = indicatif::ProgressBar::new_spinner();
+            b.enable_steady_tick(Duration::from_millis(200));
+            b
+        });
+        Shown {
+            bar,
+            last: Duration::ZERO,
+        }
+    }
+
+    fn show(&mut self, p: &Progress) {
+        let rate = p.cases as f64 / p.elapsed.as_secs_f64().max(1e-9);
+        let of = p.planned.map_or(String::new(), |n| format!(" of {n}"));
+        let line = format!(
+            "{}{of} cases, {} findings, {rate:.0} cases/s, {:.0} s",
+            p.cases,
+            p.findings,
+            p.elapsed.as_secs_f64()
+        );
+        match &self.bar {
+            Some(b) => b.set_message(line),
+            None if p.elapsed >= self.last + Duration::from_secs(10) => {
+                self.last = p.elapsed;
+                eprintln!("rethfs explore: {line}");
+            }
+            None => {}
+        }
+    }
+
+    fn done(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+fn write(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text)
+        .map_err(|e| Error::Failed(anyhow::anyhow!("{}: {e}", path.display())))
+}
+
+/// The running kernel's version, or the one `--kernel-policy` names.
+fn version(forced: Option<KernelVersion>) -> Result<(KernelVersion, String)> {
+    let release = nix::sys::utsname::uname()
+        .map_err(|e| Error::Failed(e.into()))?
+        .release()
+        .to_string_lossy()
+        .into_owned();
+    let v = match forced {
+        Some(v) => v,
+        None => release.parse().map_err(|e| {
+            Error::Environment(format!("kernel release: {e}; give --kernel-policy"))
+        })?,
+    };
+    Ok((v, release))
+}
+
+/// Writes each finding's scenario into `dir`; returns the file names.
+fn write_found(dir: &Path, findings: &[Found], origin: &found::Origin) -> Result<Vec<String>> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::Failed(anyhow::anyhow!("{}: {e}", dir.display())))?;
+    let mut names = Vec::new();
+    for (i, f) in findings.iter().enumerate() {
+        let name = found::file_name(i + 1, f);
+        write(&dir.join(&name), &found::scenario_file(f, origin))?;
+        names.push(dir.join(name).display().to_string());
+    }
+    Ok(names)
+}
+
+pub fn run(opts: &ProfileOptions, args: ExploreArgs) -> Result<u8> {
+    let seed = args.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64)
+    });
+    let plan = plan(&args, seed);
+    let uprobe = crate::host::uprobe_target().map_err(Error::Environment)?;
+    let (version, release) = version(args.kernel_policy)?;
+    let mut shown = Shown::new();
+    let (report, universe, kernel, policy, dirty) = if args.model_only {
+        let universe = Universe::new(true, true, uprobe.clone(), true);
+        let mut judge = ModelJudge::new(version.policy(), ModelConfig::default());
+        signals::catch()?;
+        announce(&plan, &universe, "the model against itself");
+        let prefix = format!("rethfs_{}", std::process::id());
+        let r = explore::explore(
+            &mut judge,
+            &universe,
+            plan,
+            &prefix,
+            &signals::stopped,
+            &mut |p| shown.show(p),
+        )?;
+        let kernel = format!("the model of {}.{}", version.major, version.minor);
+        (r, universe, kernel, version.policy(), Vec::new())
+    } else {
+        require_root("explore")?;
+        signals::catch()?;
+        let mut host = HostSession::open(
+            "explore",
+            &session::Options {
+                tracefs: opts.tracefs.as_deref(),
+                btf: &opts.btf,
+                attach: args.attach,
+                policy_version: args.kernel_policy,
+                allow_remount: args.allow_remount,
+            },
+        )?;
+        let universe = Universe::new(
+            host.config.kprobe_events,
+            host.root.join("dynamic_events").exists(),
+            uprobe.clone(),
+            args.allow_remount,
+        );
+        announce(
+            &plan,
+            &universe,
+            &format!("host Linux {release} against the model"),
+        );
+        let prefix = host.prefix.clone();
+        let r = explore::explore(
+            &mut host,
+            &universe,
+            plan,
+            &prefix,
+            &signals::stopped,
+            &mut |p| shown.show(p),
+        )?;
+        let policy = host.policy;
+        let (_, dirty) = host.finish();
+        (r, universe, format!("Linux {release}"), policy, dirty)
+    };
+    shown.done();
+    let policy_name = policy.to_string();
+    let origin = found::Origin {
+        seed: matches!(plan, Plan::Random { .. }).then_some(seed),
+        kernel: &kernel,
+        policy: &policy_name,
+        uprobe: &uprobe,
+    };
+    let files = match &args.out {
+        Some(dir) => write_found(dir, &report.findings, &origin)?,
+        None => Vec::new(),
+    };
+    print!("{}", report::explore::table(&report, &files));
+    if let Some(path) = &args.json {
+        let doc = summary(&report, &universe, &origin, &files, &dirty);
+        write(
+            path,
+            &serde_json::to_string_pretty(&doc).map_err(anyhow::Error::from)?,
+        )?;
+    }
+    if !dirty.is_empty() {
+        return Err(Error::Failed(anyhow::anyhow!(
+            "explore did not leave the host as it found it:\n  {}",
+            dirty.join("\n  ")
+        )));
+    }
+    Ok(0)
+}
+
+/// What is about to run, with the seed that repeats it.
+fn announce(plan: &Plan, universe: &Universe, what: &str) {
+    match plan {
+        Plan::Random {
+            seed, max_steps, ..
+        } => eprintln!(
+            "rethfs explore: {what}, random cases of 1 to {max_steps} steps, seed {seed} \
+             (--seed {seed} repeats them)"
+        ),
+        Plan::Exhaustive { depth, .. } => eprintln!(
+            "rethfs explore: {what}, every sequence of {depth} steps: {} sequences",
+            explore::exhaustive_count(universe, *depth)
+        ),
+    }
+    let kinds: Vec<String> = universe.kinds.iter().map(|k| format!("{k:?}")).collect();
+    eprintln!("rethfs explore: events made as {}", kinds.join(", "));
+    for (kind, why) in &universe.left_out {
+        eprintln!("rethfs explore: not generated: {kind}: {why}");
+    }
+}
+
+fn summary(
+    r: &Report,
+    universe: &Universe,
+    origin: &found::Origin,
+    files: &[String],
+    dirty: &[String],
+) -> serde_json::Value {
+    let findings: Vec<serde_json::Value> = r
+        .findings
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let mut v = serde_json::to_value(f).unwrap_or_default();
+            v["file"] = files.get(i).cloned().into();
+            v
+        })
+        .collect();
+    serde_json::json!({
+        "seed": origin.seed,
+        "kernel": origin.kernel,
+        "policy": origin.policy,
+        "kinds": universe.kinds,
+        "left_out": universe.left_out,
+        "cases": r.cases,
+        "planned": r.planned,
+        "steps": r.steps,
+        "runs": r.runs,
+        "seconds": r.seconds,
+        "cases_per_s": r.cases_per_second(),
+        "steps_per_s": r.steps_per_second(),
+        "interrupted": r.interrupted,
+        "findings": findings,
+        "host_left_dirty": dirty,
+    })
+}

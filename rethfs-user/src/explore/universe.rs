@@ -1,0 +1,129 @@
+//! The universe a case lives in, small on purpose (ACE's lesson: most bugs need a few
+//! operations over a few objects): two groups of up to three events, one instance, three
+//! handles, one current directory; and the ways this kernel has of making events.
+
+use serde::Serialize;
+
+use crate::target::ControlFile;
+
+/// A way of making a dynamic event, and the control file it is written to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// `p:` in `uprobe_events`, on rethfs's own function.
+    Uprobe,
+    /// `r:` in `uprobe_events`.
+    Uretprobe,
+    /// `p:` in `kprobe_events`.
+    Kprobe,
+    /// `r:` in `kprobe_events`.
+    Kretprobe,
+    /// A uprobe line in `dynamic_events`.
+    DynamicUprobe,
+    /// A kprobe line in `dynamic_events`.
+    DynamicKprobe,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 6] = [
+        EventKind::Uprobe,
+        EventKind::Uretprobe,
+        EventKind::Kprobe,
+        EventKind::Kretprobe,
+        EventKind::DynamicUprobe,
+        EventKind::DynamicKprobe,
+    ];
+
+    pub fn file(self) -> ControlFile {
+        match self {
+            EventKind::Uprobe | EventKind::Uretprobe => ControlFile::UprobeEvents,
+            EventKind::Kprobe | EventKind::Kretprobe => ControlFile::KprobeEvents,
+            EventKind::DynamicUprobe | EventKind::DynamicKprobe => ControlFile::DynamicEvents,
+        }
+    }
+
+    fn kprobe(self) -> bool {
+        matches!(
+            self,
+            EventKind::Kprobe | EventKind::Kretprobe | EventKind::DynamicKprobe
+        )
+    }
+
+    fn dynamic(self) -> bool {
+        matches!(self, EventKind::DynamicUprobe | EventKind::DynamicKprobe)
+    }
+}
+
+/// The interfaces rethfs knows but cannot generate yet, and why: reported with every run.
+pub const NOT_GENERATED: &[(&str, &str)] = &[(
+    "fprobe (f:), tracepoint probe (t:), eprobe (e:) and synthetic events",
+    "the model has no rules for them yet",
+)];
+
+/// A kernel function every kernel has, for kprobes: the dcache's own entry point.
+pub const KPROBE_SYMBOL: &str = "vfs_read";
+
+/// What cases may use on this kernel.
+#[derive(Debug, Clone)]
+pub struct Universe {
+    /// The kinds of event this kernel offers.
+    pub kinds: Vec<EventKind>,
+    /// Kinds left out, with the reason.
+    pub left_out: Vec<(String, String)>,
+    /// `PATH:OFFSET` of rethfs's own uprobe function.
+    pub uprobe: String,
+    /// Whether remount steps may be generated (`--allow-remount`).
+    pub remount: bool,
+}
+
+pub const EVENTS: [&str; 3] = ["e0", "e1", "e2"];
+pub const HANDLES: [&str; 3] = ["h0", "h1", "h2"];
+
+impl Universe {
+    /// The kinds the kernel has: uprobes always, kprobes where `kprobe_events` exists,
+    /// `dynamic_events` lines where that file does.
+    pub fn new(kprobes: bool, dynamic_events: bool, uprobe: String, remount: bool) -> Self {
+        let mut kinds = Vec::new();
+        let mut left_out = Vec::new();
+        for k in EventKind::ALL {
+            let missing = if k.kprobe() && !kprobes {
+                Some("the kernel has no kprobe_events (CONFIG_KPROBE_EVENTS)")
+            } else if k.dynamic() && !dynamic_events {
+                Some("the kernel has no dynamic_events")
+            } else {
+                None
+            };
+            match missing {
+                Some(why) => left_out.push((format!("{k:?}"), why.to_owned())),
+                None => kinds.push(k),
+            }
+        }
+        left_out.extend(
+            NOT_GENERATED
+                .iter()
+                .map(|(k, why)| ((*k).to_owned(), (*why).to_owned())),
+        );
+        Universe {
+            kinds,
+            left_out,
+            uprobe,
+            remount,
+        }
+    }
+
+    /// The two groups of a case whose objects are named `own`.
+    pub fn groups(own: &str) -> [String; 2] {
+        [format!("{own}a"), format!("{own}b")]
+    }
+
+    /// The line that makes `group/event` of `kind`.
+    pub fn create_line(&self, kind: EventKind, group: &str, event: &str) -> String {
+        let (p, place) = match kind {
+            EventKind::Uprobe | EventKind::DynamicUprobe => ("p", self.uprobe.as_str()),
+            EventKind::Uretprobe => ("r", self.uprobe.as_str()),
+            EventKind::Kprobe | EventKind::DynamicKprobe => ("p", KPROBE_SYMBOL),
+            EventKind::Kretprobe => ("r", KPROBE_SYMBOL),
+        };
+        format!("{p}:{group}/{event} {place}")
+    }
+}
