@@ -436,11 +436,13 @@ impl HostTracefs {
         data: &str,
         append: bool,
     ) -> Result<Value, Errno> {
+        // `echo DATA > path` opens with O_CREAT, which tracefs (no ->create) answers with
+        // EACCES where the name is missing.
         let flags = OFlag::O_WRONLY
             | if append {
                 OFlag::O_APPEND
             } else {
-                OFlag::O_TRUNC
+                OFlag::O_CREAT | OFlag::O_TRUNC
             };
         let mut f = File::from(beneath::open(from.fd.as_fd(), path, flags)?);
         let n = f.write(data.as_bytes()).map_err(errno)?;
