@@ -71,13 +71,16 @@ pub fn instance_layout(root: &Path) -> (Vec<String>, Vec<InstanceEntry>) {
     let groups = subdirs(&dir.join("events"));
     let mut entries: Vec<InstanceEntry> = listed(&dir)
         .into_iter()
-        .map(|(name, kind)| InstanceEntry {
-            perm: std::fs::metadata(dir.join(&name)).map_or(0o640, |m| {
-                use std::os::unix::fs::MetadataExt;
-                m.mode() & 0o7777
-            }),
-            dir: kind == FileKind::Dir,
-            name,
+        .map(|(name, kind)| {
+            use std::os::unix::fs::MetadataExt;
+            let is_dir = kind == FileKind::Dir;
+            let meta = std::fs::metadata(dir.join(&name)).ok();
+            InstanceEntry {
+                perm: meta.as_ref().map_or(0o640, |m| m.mode() & 0o7777),
+                nlink: meta.map_or(if is_dir { 2 } else { 1 }, |m| m.nlink()),
+                dir: is_dir,
+                name,
+            }
         })
         .collect();
     entries.reverse();

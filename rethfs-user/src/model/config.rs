@@ -30,6 +30,8 @@ pub struct InstanceEntry {
     pub name: String,
     pub dir: bool,
     pub perm: u32,
+    /// Its link count as made: 2 plus its own subdirectories (`per_cpu/` has one per CPU).
+    pub nlink: u64,
 }
 
 /// Build options that decide which files an event directory has.

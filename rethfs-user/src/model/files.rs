@@ -235,10 +235,11 @@ impl Model {
         }
     }
 
-    /// The `open` of a plain instance file: each pins its instance; trace_pipe also counts a
-    /// reader in `trace_ref`.
     /// `open` of a trace array's file: it takes the array; `set_event` opened to truncate
-    /// disables every event of the array first (`ftrace_clear_events`).
+    /// disables every event of the array first (`ftrace_clear_events`); trace_pipe counts a
+    /// reader in `trace_ref`, and only one may read all CPUs at a time: `open_pipe_on_cpu`
+    /// answers a second open EBUSY while the first is held (the pipe_cpumask of 6.5, in every
+    /// stable kernel rethfs models), after the array was taken and then put back.
     pub(crate) fn trace_file_open(
         &mut self,
         tr: TrId,
@@ -253,6 +254,10 @@ impl Model {
         }
         let trace_ref = file == TraceFile::TracePipe;
         if trace_ref {
+            if self.trs[tr.0].trace_ref > 0 {
+                self.trs[tr.0].refs -= 1;
+                return Err(Errno::EBUSY);
+            }
             self.trs[tr.0].trace_ref += 1;
         }
         Ok(Holds {

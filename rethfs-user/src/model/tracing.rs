@@ -145,11 +145,13 @@ impl Model {
                     name: f.name().to_owned(),
                     dir: false,
                     perm: f.perm(),
+                    nlink: 1,
                 })
                 .chain(std::iter::once(super::InstanceEntry {
                     name: "events".into(),
                     dir: true,
                     perm: 0o750,
+                    nlink: 2,
                 }))
                 .collect(),
         };
@@ -166,8 +168,7 @@ impl Model {
                 (false, Some(f)) => Node::TraceFile(tr, f),
                 (false, None) => Node::TraceFile(tr, TraceFile::Plain),
             };
-            let nlink = if entry.dir { 2 } else { 1 };
-            let inode = self.new_inode(ino, node, entry.perm, (0, 0), nlink);
+            let inode = self.new_inode(ino, node, entry.perm, (0, 0), entry.nlink);
             let d = self.d_create_pinned(dir, &entry.name, inode);
             if entry.dir {
                 self.inc_nlink(dir);
