@@ -6,7 +6,6 @@ use std::{
     fs,
     os::fd::AsRawFd,
     process::Stdio,
-    sync::{Mutex, MutexGuard},
     thread,
     time::{Duration, Instant},
 };
@@ -15,26 +14,8 @@ use nix::{
     sys::signal::{Signal, kill},
     unistd::Pid,
 };
-use rethfs_tests::{TRACEFS, output, rethfs, text, uprobe_events};
+use rethfs_tests::{TRACEFS, host_state, output, rethfs, serial, text, uprobe_events};
 use serde_json::Value;
-
-/// These tests share one tracefs and check that it is left unchanged: one at a time.
-static HOST: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    HOST.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// What a run must not change, read the same way each time.
-fn host_state() -> (String, Vec<String>) {
-    let probes = fs::read_to_string(format!("{TRACEFS}/dynamic_events")).unwrap_or_default();
-    let mut instances: Vec<String> = fs::read_dir(format!("{TRACEFS}/instances"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    instances.sort();
-    (probes, instances)
-}
 
 #[test]
 #[ignore = "host test: needs root and a real tracefs"]
@@ -48,7 +29,7 @@ fn the_catalogue_runs_the_model_agrees_and_the_host_is_left_clean() {
     fs::remove_file(&json).unwrap();
     let verdicts = doc["verdicts"].as_array().unwrap();
     // The catalogue and the audit of the whole tree.
-    assert_eq!(verdicts.len(), 11, "{}", text(&out));
+    assert_eq!(verdicts.len(), 13, "{}", text(&out));
     // The model is only useful if it predicts this kernel: no divergence at all.
     for v in verdicts {
         assert_ne!(

@@ -34,6 +34,11 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     ("readdir", include_str!("catalogue/readdir.toml")),
     ("cache", include_str!("catalogue/cache.toml")),
     ("kprobes", include_str!("catalogue/kprobes.toml")),
+    ("rename", include_str!("catalogue/rename.toml")),
+    (
+        "instance-files",
+        include_str!("catalogue/instance-files.toml"),
+    ),
 ];
 
 /// Scenarios that exist only on a host: made from its own tree, or concurrent.
