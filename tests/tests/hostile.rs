@@ -8,37 +8,8 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use rethfs_tests::{TRACEFS, output, rethfs, text};
+use rethfs_tests::{Scratch, TRACEFS, output, rethfs, text};
 use serde_json::Value;
-
-/// A directory of this test's own, removed when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("rethfs-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    /// Writes a scenario of `steps` (TOML `[[step]]` bodies) and returns its path.
-    fn scenario(&self, file: &str, steps: &[String]) -> PathBuf {
-        let mut text = format!("name = \"{file}\"\ndescription = \"hostile\"\n");
-        for s in steps {
-            text.push_str(&format!("\n[[step]]\n{s}\n"));
-        }
-        let path = self.0.join(file);
-        fs::write(&path, text).unwrap();
-        path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Every op that takes a path, with `P` where the path goes.
 fn path_steps() -> Vec<(&'static str, String)> {
@@ -288,7 +259,7 @@ impl Drop for MountInside {
 #[ignore = "host test: needs root and a real tracefs"]
 fn no_path_reaches_outside_tracefs() {
     let dir = Scratch::new("canary");
-    let home = dir.0.join("home");
+    let home = dir.path().join("home");
     fs::create_dir(&home).unwrap();
     fs::write(home.join("canary"), "outside tracefs").unwrap();
     let foreign = format!("keep_{}", std::process::id());
@@ -310,7 +281,7 @@ fn no_path_reaches_outside_tracefs() {
         }
     }
     let file = dir.scenario("confined.toml", &steps);
-    let report = dir.0.join("report.json");
+    let report = dir.path().join("report.json");
     let watch = Watch::on(&[&home, &mount.mnt]);
     let out = output(
         rethfs(&[
