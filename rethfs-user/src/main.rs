@@ -32,7 +32,7 @@ fn main() -> ExitCode {
             scenario,
             kernel,
             json,
-        } => cmd::model::run(scenario.as_deref(), kernel, json).map(|()| 0),
+        } => cmd::model::run(scenario.as_deref(), kernel, json),
         Command::Run {
             scenario,
             kernel_policy,

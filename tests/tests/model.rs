@@ -1,13 +1,13 @@
 //! `rethfs model` as a user without root would run it: listing, running built-in scenarios
 //! under chosen kernel policies, JSON output, and clear errors for bad input.
 
-use std::{io::Write as _, os::unix::process::CommandExt as _, process::Command};
+use std::io::Write as _;
 
-use rethfs_tests::{is_root, output, rethfs, text};
+use rethfs_tests::{output, text, unprivileged};
 use serde_json::Value;
 
 /// The built-in scenarios the catalogue must offer.
-const CATALOGUE: [&str; 10] = [
+const CATALOGUE: [&str; 12] = [
     "seed",
     "stale-fd",
     "busy",
@@ -18,21 +18,18 @@ const CATALOGUE: [&str; 10] = [
     "readdir",
     "cache",
     "kprobes",
+    "rename",
+    "instance-files",
 ];
 
-/// The command as an unprivileged user: drops to nobody when the tests run as root.
-fn unprivileged(args: &[&str]) -> Command {
-    let mut cmd = rethfs(args);
-    if is_root() {
-        cmd.uid(65534).gid(65534);
-    }
-    cmd
-}
-
+/// The JSON of `rethfs model ARGS`, which exits 1 exactly when the model broke an invariant.
 fn transcript(args: &[&str]) -> Value {
     let out = output(&mut unprivileged(args));
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)))
+    let t: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
+    let broke = !t["violations"].as_array().expect("violations").is_empty();
+    assert_eq!(out.status.code(), Some(i32::from(broke)), "{}", text(&out));
+    t
 }
 
 /// The outcome of the first step whose action summary-relevant fields match.
@@ -85,6 +82,30 @@ fn every_scenario_runs_under_every_policy() {
                 "{name} on {kernel}"
             );
         }
+    }
+}
+
+/// The one invariant the catalogue breaks is the kernel's readdir fault, which the model
+/// predicts on every eventfs kernel that lists through eventfs_iterate, and on no other.
+#[test]
+fn the_model_breaks_the_readdir_seek_invariant_where_the_kernel_does() {
+    for (kernel, broken) in [
+        ("6.1", false),
+        ("6.6", false),
+        ("6.8", true),
+        ("6.12", true),
+        ("6.18", true),
+    ] {
+        let t = transcript(&["model", "--scenario", "readdir", "--kernel", kernel, "--json"]);
+        let names: Vec<&Value> = t["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| &v["invariant"])
+            .collect();
+        let seek = names.iter().any(|n| *n == "readdir-seek-resumes-after-entry");
+        assert_eq!(seek, broken, "{kernel}: {names:?}");
+        assert!(broken || names.is_empty(), "{kernel}: {names:?}");
     }
 }
 

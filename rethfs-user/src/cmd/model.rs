@@ -1,16 +1,19 @@
-//! `rethfs model`: a scenario on the reference model alone, as any user may run it.
+//! `rethfs model`: a scenario on the reference model alone, as any user may run it, judged by
+//! the invariants the model must keep (exit 1 when it breaks one, as `explore --model-only`
+//! finds).
 
 use crate::{
+    check,
     error::{Error, Result},
     model::{KernelVersion, Model, ModelConfig},
     report,
     scenario::{self, CATALOGUE, Scenario},
 };
 
-pub fn run(scenario: Option<&str>, kernel: Option<KernelVersion>, json: bool) -> Result<()> {
+pub fn run(scenario: Option<&str>, kernel: Option<KernelVersion>, json: bool) -> Result<u8> {
     let Some(arg) = scenario else {
         print!("{}", report::transcript::catalogue(CATALOGUE));
-        return Ok(());
+        return Ok(0);
     };
     let scenario = Scenario::resolve(arg)?;
     let (version, source) = match kernel {
@@ -26,6 +29,7 @@ pub fn run(scenario: Option<&str>, kernel: Option<KernelVersion>, json: bool) ->
     };
     let mut model = Model::new(version.policy(), ModelConfig::default());
     let transcript = scenario::run(&mut model, &scenario);
+    let violations = check::invariants(&transcript, version.policy());
     let kernel = format!("{}.{} ({source})", version.major, version.minor);
     if json {
         let doc = serde_json::json!({
@@ -33,6 +37,7 @@ pub fn run(scenario: Option<&str>, kernel: Option<KernelVersion>, json: bool) ->
             "policy": version.policy(),
             "description": scenario.description,
             "transcript": transcript,
+            "violations": violations,
         });
         println!(
             "{}",
@@ -43,6 +48,19 @@ pub fn run(scenario: Option<&str>, kernel: Option<KernelVersion>, json: bool) ->
             "{}",
             report::transcript::table(&transcript, &scenario.description, &kernel)
         );
+        if violations.is_empty() {
+            println!("the model keeps every invariant");
+        }
+        for v in &violations {
+            let name = match v.kind {
+                check::FindingKind::Violation { invariant, .. } => invariant,
+                _ => "?",
+            };
+            println!(
+                "violation of {name} at step {} (line {}), {}: {}",
+                v.step, v.line, v.action, v.detail
+            );
+        }
     }
-    Ok(())
+    Ok(u8::from(!violations.is_empty()))
 }
