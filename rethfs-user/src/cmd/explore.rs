@@ -101,8 +101,6 @@ fn version(forced: Option<KernelVersion>) -> Result<(KernelVersion, String)> {
 
 /// Writes each finding's scenario into `dir`; returns the file names.
 fn write_found(dir: &Path, findings: &[Found], origin: &found::Origin) -> Result<Vec<String>> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::Failed(anyhow::anyhow!("{}: {e}", dir.display())))?;
     let mut names = Vec::new();
     for (i, f) in findings.iter().enumerate() {
         let name = found::file_name(i + 1, f);
@@ -119,6 +117,15 @@ pub fn run(opts: &ProfileOptions, args: ExploreArgs) -> Result<u8> {
             .map_or(1, |d| d.as_nanos() as u64)
     });
     let plan = plan(&args, seed);
+    if let Some(dir) = &args.out {
+        // Before the run, so a long one never ends unable to keep what it found.
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Error::Usage(format!(
+                "--out {}: cannot make the directory: {e}",
+                dir.display()
+            ))
+        })?;
+    }
     let uprobe = crate::host::uprobe_target().map_err(Error::Environment)?;
     let (version, release) = version(args.kernel_policy)?;
     let mut shown = Shown::new();
@@ -177,7 +184,9 @@ pub fn run(opts: &ProfileOptions, args: ExploreArgs) -> Result<u8> {
     };
     shown.done();
     let policy_name = policy.to_string();
+    let reproduce = reproduce_command(&args, version);
     let origin = found::Origin {
+        reproduce: &reproduce,
         seed: matches!(plan, Plan::Random { .. }).then_some(seed),
         kernel: &kernel,
         policy: &policy_name,
@@ -201,7 +210,35 @@ pub fn run(opts: &ProfileOptions, args: ExploreArgs) -> Result<u8> {
             dirty.join("\n  ")
         )));
     }
+    if report.interrupted {
+        return Err(signals::interrupted());
+    }
     Ok(0)
+}
+
+/// The command that shows a written finding again: the model alone, or the host under the
+/// same observer and rules.
+fn reproduce_command(args: &ExploreArgs, version: KernelVersion) -> String {
+    if args.model_only {
+        return format!(
+            "rethfs model --scenario FILE --kernel {}.{}",
+            version.major, version.minor
+        );
+    }
+    let mut cmd = "rethfs run --scenario FILE".to_owned();
+    if let Some(v) = args
+        .attach
+        .and_then(|o| clap::ValueEnum::to_possible_value(&o))
+    {
+        cmd += &format!(" --attach {}", v.get_name());
+    }
+    if let Some(v) = args.kernel_policy {
+        cmd += &format!(" --kernel-policy {}.{}", v.major, v.minor);
+    }
+    if args.allow_remount {
+        cmd += " --allow-remount";
+    }
+    cmd
 }
 
 /// What is about to run, with the seed that repeats it.

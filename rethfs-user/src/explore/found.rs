@@ -10,6 +10,18 @@ pub struct Origin<'a> {
     pub policy: &'a str,
     /// rethfs's own uprobe place, written back as `{uprobe}`.
     pub uprobe: &'a str,
+    /// The command that shows a finding again, `FILE` standing for the file.
+    pub reproduce: &'a str,
+}
+
+/// `text` cut to a line's worth for headers and tables (a whole listing of events/ is a
+/// hundred entries); the JSON keeps it whole.
+pub fn brief(text: &str) -> String {
+    const MAX: usize = 160;
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{} ... ({} bytes in all)", &text[..cut], text.len()),
+        None => text.to_owned(),
+    }
 }
 
 /// The file name of the `n`-th finding.
@@ -28,9 +40,9 @@ pub fn scenario_file(f: &Found, origin: &Origin) -> String {
             "# Found by rethfs explore ({seed}, case {}) on {}, model policy {}.",
             f.first_case, origin.kernel, origin.policy
         ),
-        format!("# Finding: {}: {}", f.signature, f.detail),
-        format!("#   host:  {}", f.host),
-        format!("#   model: {}", f.model),
+        format!("# Finding: {}: {}", f.signature, brief(&f.detail)),
+        format!("#   host:  {}", brief(&f.host)),
+        format!("#   model: {}", brief(&f.model)),
         format!(
             "# Shrunk from {} to {} steps in {} runs; it came back in {} re-runs of its first case \
              and {} of this one{}.",
@@ -41,11 +53,11 @@ pub fn scenario_file(f: &Found, origin: &Origin) -> String {
             rate(f.reproduced_shrunk),
             if f.flaky { " (flaky)" } else { "" }
         ),
-        "# Reproduce: rethfs run --scenario THIS-FILE".to_owned(),
+        format!("# Reproduce: {}", origin.reproduce),
     ];
     let mut s = f.scenario.clone();
     s.name = format!("found-{}", f.signature.slug());
-    s.description = format!("{}: {}", f.signature, f.detail);
+    s.description = format!("{}: {}", f.signature, brief(&f.detail));
     let body = s.to_toml(&[(origin.uprobe, "{uprobe}"), (&f.own, "{prefix}")]);
     format!("{}\n\n{body}", header.join("\n"))
 }

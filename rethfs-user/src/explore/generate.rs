@@ -487,11 +487,7 @@ impl<'u> State<'u> {
                     h.offsets = entries.iter().map(|d| d.off).collect();
                 }
             }
-            Action::Chdir { path } => {
-                if path != "." {
-                    self.cwd = Some(path.clone());
-                }
-            }
+            Action::Chdir { path } if path != "." => self.cwd = Some(path.clone()),
             Action::Fchdir { handle } => {
                 self.cwd =
                     slot(handle).and_then(|i| self.handles[i].as_ref().map(|h| h.path.clone()));

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::explore::Report;
+use crate::explore::{Report, found::brief};
 
 pub fn table(r: &Report, files: &[String]) -> String {
     let mut out = String::new();
@@ -47,9 +47,9 @@ pub fn table(r: &Report, files: &[String]) -> String {
             f.reproduced_shrunk.tries,
             if f.flaky { " flaky" } else { "" }
         );
-        let _ = writeln!(out, "    {}", f.detail);
-        let _ = writeln!(out, "    host:  {}", f.host);
-        let _ = writeln!(out, "    model: {}", f.model);
+        let _ = writeln!(out, "    {}", brief(&f.detail));
+        let _ = writeln!(out, "    host:  {}", brief(&f.host));
+        let _ = writeln!(out, "    model: {}", brief(&f.model));
         if let Some(file) = files.get(i) {
             let _ = writeln!(out, "    scenario: {file}");
         }
