@@ -96,14 +96,23 @@ fn the_model_breaks_the_readdir_seek_invariant_where_the_kernel_does() {
         ("6.12", true),
         ("6.18", true),
     ] {
-        let t = transcript(&["model", "--scenario", "readdir", "--kernel", kernel, "--json"]);
+        let t = transcript(&[
+            "model",
+            "--scenario",
+            "readdir",
+            "--kernel",
+            kernel,
+            "--json",
+        ]);
         let names: Vec<&Value> = t["violations"]
             .as_array()
             .unwrap()
             .iter()
             .map(|v| &v["invariant"])
             .collect();
-        let seek = names.iter().any(|n| *n == "readdir-seek-resumes-after-entry");
+        let seek = names
+            .iter()
+            .any(|n| *n == "readdir-seek-resumes-after-entry");
         assert_eq!(seek, broken, "{kernel}: {names:?}");
         assert!(broken || names.is_empty(), "{kernel}: {names:?}");
     }

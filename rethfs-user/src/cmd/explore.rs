@@ -6,7 +6,10 @@ use std::{io::IsTerminal, path::Path, time::Duration};
 use crate::{
     cli::ExploreArgs,
     error::{Error, Result, require_root},
-    explore::{self, Budget, Found, ModelJudge, Plan, Progress, Report, Universe, found},
+    explore::{
+        self, Budget, Found, ModelJudge, Plan, Progress, Report, Universe, found,
+        universe::Interfaces,
+    },
     model::{KernelVersion, ModelConfig},
     profile::ProfileOptions,
     report,
@@ -130,7 +133,7 @@ pub fn run(opts: &ProfileOptions, args: ExploreArgs) -> Result<u8> {
     let (version, release) = version(args.kernel_policy)?;
     let mut shown = Shown::new();
     let (report, universe, kernel, policy, dirty) = if args.model_only {
-        let universe = Universe::new(true, true, uprobe.clone(), true);
+        let universe = Universe::new(Interfaces::ALL, uprobe.clone(), true);
         let mut judge = ModelJudge::new(version.policy(), ModelConfig::default());
         signals::catch()?;
         announce(&plan, &universe, "the model against itself");
@@ -158,12 +161,12 @@ pub fn run(opts: &ProfileOptions, args: ExploreArgs) -> Result<u8> {
                 allow_remount: args.allow_remount,
             },
         )?;
-        let universe = Universe::new(
-            host.config.kprobe_events,
-            host.root.join("dynamic_events").exists(),
-            uprobe.clone(),
-            args.allow_remount,
-        );
+        let offered = Interfaces {
+            kprobe_events: host.config.kprobe_events,
+            dynamic_events: host.root.join("dynamic_events").exists(),
+            fprobe_events: host.config.fprobe_events,
+        };
+        let universe = Universe::new(offered, uprobe.clone(), args.allow_remount);
         announce(
             &plan,
             &universe,

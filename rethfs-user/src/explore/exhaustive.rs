@@ -135,7 +135,14 @@ mod tests {
 
     #[test]
     fn every_sequence_is_enumerated_once_and_each_is_valid() {
-        let u = Universe::new(false, true, crate::host::uprobe_target().unwrap(), false);
+        let u = Universe::new(
+            crate::explore::universe::Interfaces {
+                kprobe_events: false,
+                ..crate::explore::universe::Interfaces::ALL
+            },
+            crate::host::uprobe_target().unwrap(),
+            false,
+        );
         let own = "rethfs_1_0";
         let alpha = alphabet(&u, own);
         let n = count(alpha.len(), 2);

@@ -523,7 +523,11 @@ mod tests {
     use crate::model::{ModelConfig, Policy};
 
     fn universe() -> Universe {
-        Universe::new(true, true, crate::host::uprobe_target().unwrap(), true)
+        Universe::new(
+            crate::explore::universe::Interfaces::ALL,
+            crate::host::uprobe_target().unwrap(),
+            true,
+        )
     }
 
     #[test]

@@ -397,7 +397,11 @@ mod tests {
     use crate::model::{ModelConfig, Policy};
 
     fn universe() -> Universe {
-        Universe::new(true, true, crate::host::uprobe_target().unwrap(), false)
+        Universe::new(
+            universe::Interfaces::ALL,
+            crate::host::uprobe_target().unwrap(),
+            false,
+        )
     }
 
     /// On the model alone the readdir d_off finding, which the model reproduces, is found and

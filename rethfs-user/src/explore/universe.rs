@@ -22,23 +22,32 @@ pub enum EventKind {
     DynamicUprobe,
     /// A kprobe line in `dynamic_events`.
     DynamicKprobe,
+    /// `f:` in `dynamic_events`: an fprobe on a kernel function.
+    Fprobe,
+    /// `t:` in `dynamic_events`: a probe on a tracepoint.
+    Tprobe,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 6] = [
+    pub const ALL: [EventKind; 8] = [
         EventKind::Uprobe,
         EventKind::Uretprobe,
         EventKind::Kprobe,
         EventKind::Kretprobe,
         EventKind::DynamicUprobe,
         EventKind::DynamicKprobe,
+        EventKind::Fprobe,
+        EventKind::Tprobe,
     ];
 
     pub fn file(self) -> ControlFile {
         match self {
             EventKind::Uprobe | EventKind::Uretprobe => ControlFile::UprobeEvents,
             EventKind::Kprobe | EventKind::Kretprobe => ControlFile::KprobeEvents,
-            EventKind::DynamicUprobe | EventKind::DynamicKprobe => ControlFile::DynamicEvents,
+            EventKind::DynamicUprobe
+            | EventKind::DynamicKprobe
+            | EventKind::Fprobe
+            | EventKind::Tprobe => ControlFile::DynamicEvents,
         }
     }
 
@@ -50,18 +59,60 @@ impl EventKind {
     }
 
     fn dynamic(self) -> bool {
-        matches!(self, EventKind::DynamicUprobe | EventKind::DynamicKprobe)
+        matches!(
+            self,
+            EventKind::DynamicUprobe
+                | EventKind::DynamicKprobe
+                | EventKind::Fprobe
+                | EventKind::Tprobe
+        )
+    }
+
+    fn fprobe(self) -> bool {
+        matches!(self, EventKind::Fprobe | EventKind::Tprobe)
     }
 }
 
-/// The interfaces rethfs knows but cannot generate yet, and why: reported with every run.
-pub const NOT_GENERATED: &[(&str, &str)] = &[(
-    "fprobe (f:), tracepoint probe (t:), eprobe (e:) and synthetic events",
-    "the model has no rules for them yet",
-)];
+/// The interfaces rethfs knows but does not generate, and why: reported with every run.
+pub const NOT_GENERATED: &[(&str, &str)] = &[
+    (
+        "eprobe (e:)",
+        "enabling an eprobe soft-enables the event it is attached to (whose enable then reads \
+         0*, and set_event lists it) and pins that event against removal: rules the model \
+         does not have yet",
+    ),
+    (
+        "synthetic events (s:)",
+        "they all live in the one `synthetic` group every user of the kernel shares, and rethfs \
+         makes objects only in groups of its own",
+    ),
+];
 
-/// A kernel function every kernel has, for kprobes: the dcache's own entry point.
+/// A kernel function every kernel has, for kprobes and fprobes: `read(2)`'s VFS entry point.
 pub const KPROBE_SYMBOL: &str = "vfs_read";
+
+/// A tracepoint every kernel has, for tracepoint probes.
+pub const TRACEPOINT: &str = "sched_switch";
+
+/// Which dynamic-event interfaces the kernel offers.
+#[derive(Debug, Clone, Copy)]
+pub struct Interfaces {
+    /// `kprobe_events` (CONFIG_KPROBE_EVENTS).
+    pub kprobe_events: bool,
+    /// `dynamic_events`.
+    pub dynamic_events: bool,
+    /// `f:` and `t:` lines (CONFIG_FPROBE_EVENTS).
+    pub fprobe_events: bool,
+}
+
+impl Interfaces {
+    /// Every interface: the model's own universe.
+    pub const ALL: Interfaces = Interfaces {
+        kprobe_events: true,
+        dynamic_events: true,
+        fprobe_events: true,
+    };
+}
 
 /// What cases may use on this kernel.
 #[derive(Debug, Clone)]
@@ -81,15 +132,18 @@ pub const HANDLES: [&str; 3] = ["h0", "h1", "h2"];
 
 impl Universe {
     /// The kinds the kernel has: uprobes always, kprobes where `kprobe_events` exists,
-    /// `dynamic_events` lines where that file does.
-    pub fn new(kprobes: bool, dynamic_events: bool, uprobe: String, remount: bool) -> Self {
+    /// `dynamic_events` lines where that file does, fprobes and tracepoint probes where the
+    /// kernel is built with them.
+    pub fn new(offered: Interfaces, uprobe: String, remount: bool) -> Self {
         let mut kinds = Vec::new();
         let mut left_out = Vec::new();
         for k in EventKind::ALL {
-            let missing = if k.kprobe() && !kprobes {
+            let missing = if k.kprobe() && !offered.kprobe_events {
                 Some("the kernel has no kprobe_events (CONFIG_KPROBE_EVENTS)")
-            } else if k.dynamic() && !dynamic_events {
+            } else if k.dynamic() && !offered.dynamic_events {
                 Some("the kernel has no dynamic_events")
+            } else if k.fprobe() && !offered.fprobe_events {
+                Some("the kernel is built without CONFIG_FPROBE_EVENTS")
             } else {
                 None
             };
@@ -123,6 +177,8 @@ impl Universe {
             EventKind::Uretprobe => ("r", self.uprobe.as_str()),
             EventKind::Kprobe | EventKind::DynamicKprobe => ("p", KPROBE_SYMBOL),
             EventKind::Kretprobe => ("r", KPROBE_SYMBOL),
+            EventKind::Fprobe => ("f", KPROBE_SYMBOL),
+            EventKind::Tprobe => ("t", TRACEPOINT),
         };
         format!("{p}:{group}/{event} {place}")
     }

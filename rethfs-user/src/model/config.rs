@@ -40,6 +40,9 @@ pub struct ModelConfig {
     pub events: Vec<StaticEvent>,
     /// CONFIG_KPROBE_EVENTS: `kprobe_events` exists.
     pub kprobe_events: bool,
+    /// CONFIG_FPROBE_EVENTS: `dynamic_events` takes `f:` (fprobe) and `t:` (tracepoint
+    /// probe) lines.
+    pub fprobe_events: bool,
     /// CONFIG_PERF_EVENTS: the `id` file.
     pub perf_events: bool,
     /// CONFIG_HIST_TRIGGERS: the `hist` file.
@@ -79,6 +82,7 @@ impl Default for ModelConfig {
         ModelConfig {
             events: events.iter().map(|(g, n)| StaticEvent::new(g, n)).collect(),
             kprobe_events: true,
+            fprobe_events: true,
             perf_events: true,
             hist: false,
             hist_debug: false,

@@ -1,6 +1,6 @@
 //! Dynamic probe events: the commands written to `kprobe_events`, `uprobe_events` and
-//! `dynamic_events` (kernel/trace/trace_kprobe.c, trace_uprobe.c, trace_dynevent.c,
-//! trace_probe.c), with the kernel's errno for each refusal.
+//! `dynamic_events` (kernel/trace/trace_kprobe.c, trace_uprobe.c, trace_fprobe.c,
+//! trace_dynevent.c, trace_probe.c), with the kernel's errno for each refusal.
 
 use std::path::Path;
 
@@ -55,7 +55,13 @@ impl Model {
                 let create = match file {
                     ControlFile::KprobeEvents => parse_kprobe(&argv)?,
                     ControlFile::UprobeEvents => parse_uprobe(&argv)?,
-                    // create_dyn_event tries each parser; each cancels on the other's syntax.
+                    // create_dyn_event tries each parser; each cancels on the others' syntax.
+                    ControlFile::DynamicEvents if argv[0].starts_with(['f', 't']) => {
+                        if !self.config.fprobe_events {
+                            return Err(CANCELED);
+                        }
+                        parse_fprobe(&argv)?
+                    }
                     ControlFile::DynamicEvents => match parse_kprobe(&argv) {
                         Err(e) if e == CANCELED && argv.get(1).is_some_and(|a| a.contains('/')) => {
                             parse_uprobe(&argv)?
@@ -324,6 +330,59 @@ fn parse_kprobe(argv: &[&str]) -> Result<Create, Errno> {
     })
 }
 
+/// `trace_fprobe_create_internal`: `f[:[GRP/][EVENT]] SYM[%return] [ARGS]` (group `fprobes`,
+/// event `SYM__entry` or `SYM__exit`) or `t[:[GRP/][EVENT]] TRACEPOINT [ARGS]` (group
+/// `tracepoints`, event the tracepoint's name). No maxactive; a tracepoint has no return. The
+/// symbol is taken on trust, as for kprobes.
+fn parse_fprobe(argv: &[&str]) -> Result<Create, Errno> {
+    let (tracepoint, group) = match argv[0].chars().next() {
+        Some('f') => (false, "fprobes"),
+        Some('t') => (true, "tracepoints"),
+        _ => return Err(CANCELED),
+    };
+    let event = match &argv[0][1..] {
+        "" => None,
+        rest => Some(rest.strip_prefix(':').ok_or(Errno::EINVAL)?),
+    };
+    let (symbol, retprobe) = match argv.get(1).map(|a| a.split_once('%')) {
+        None => return Err(Errno::EINVAL),
+        Some(Some((s, "return"))) if !tracepoint => (s, true),
+        Some(Some(_)) => return Err(Errno::EINVAL),
+        Some(None) => (argv[1], false),
+    };
+    if symbol.is_empty() {
+        return Err(Errno::EINVAL);
+    }
+    let (group, event) = match event {
+        Some(spec) => parse_event_name(spec, group)?,
+        None => (group.to_owned(), None),
+    };
+    let event = event.unwrap_or_else(|| {
+        let raw = if tracepoint {
+            let digit = symbol.starts_with(|c: char| c.is_ascii_digit());
+            format!("{}{symbol}", if digit { "_" } else { "" })
+        } else {
+            format!("{symbol}__{}", if retprobe { "exit" } else { "entry" })
+        };
+        // sanitize_event_name.
+        raw.chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect()
+    });
+    Ok(Create {
+        kind: if tracepoint {
+            CallKind::Tprobe
+        } else {
+            CallKind::Fprobe
+        },
+        retprobe,
+        group,
+        event,
+        place: symbol.to_owned(),
+        args: argv[2..].iter().map(|a| a.to_string()).collect(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -368,6 +427,35 @@ mod tests {
             parse_uprobe(&["p:", "/bin/true:0x10"]).err(),
             Some(Errno::EINVAL)
         );
+    }
+
+    #[test]
+    fn fprobe_and_tracepoint_probe_names_follow_the_kernel() {
+        let c = parse_fprobe(&["f", "vfs_read"]).unwrap();
+        assert_eq!(
+            (c.group.as_str(), c.event.as_str()),
+            ("fprobes", "vfs_read__entry")
+        );
+        let c = parse_fprobe(&["f:g/e", "vfs_read%return"]).unwrap();
+        assert_eq!(
+            (c.group.as_str(), c.event.as_str(), c.retprobe),
+            ("g", "e", true)
+        );
+        let c = parse_fprobe(&["t", "sched_switch"]).unwrap();
+        assert_eq!(
+            (c.group.as_str(), c.event.as_str()),
+            ("tracepoints", "sched_switch")
+        );
+        // No maxactive, no return on a tracepoint, a symbol required.
+        assert_eq!(
+            parse_fprobe(&["f4:x", "vfs_read%return"]).err(),
+            Some(Errno::EINVAL)
+        );
+        assert_eq!(
+            parse_fprobe(&["t:x", "sched_switch%return"]).err(),
+            Some(Errno::EINVAL)
+        );
+        assert_eq!(parse_fprobe(&["f:x"]).err(), Some(Errno::EINVAL));
     }
 
     #[test]

@@ -58,6 +58,10 @@ pub(crate) enum CallKind {
     Static,
     Kprobe,
     Uprobe,
+    /// `f:`, trace_fprobe.c.
+    Fprobe,
+    /// `t:`, a trace_fprobe on a tracepoint.
+    Tprobe,
 }
 
 /// `struct trace_event_call`.
