@@ -364,12 +364,15 @@ pub fn check(t: &Transcript, policy: Policy) -> Vec<Finding> {
                 let (seen, complete) = listing.entry(handle.clone()).or_default();
                 if let Some(pos) = seeked.remove(handle) {
                     // A d_off is where reading resumes after that entry: at the next one the
-                    // listing gave, or at the end if the listing was read to its end.
+                    // listing gave, or at the end if the listing was read to its end. Names
+                    // created or removed since the handle's pass began may come or not.
+                    let touched = passes.get(handle).map(|p| &p.touched);
+                    let steady = |d: &&Dirent| touched.is_none_or(|t| !t.contains(&d.name));
                     if let Some(k) = seen.iter().position(|d| d.off == pos)
                         && (k + 1 < seen.len() || *complete)
                     {
-                        let expected = seen.get(k + 1).map(|d| d.name.clone());
-                        let got = entries.first().map(|d| d.name.clone());
+                        let expected = seen[k + 1..].iter().find(steady).map(|d| d.name.clone());
+                        let got = entries.iter().find(steady).map(|d| d.name.clone());
                         if expected != got {
                             let name =
                                 |n: &Option<String>| n.clone().unwrap_or_else(|| "the end".into());
