@@ -60,7 +60,7 @@ fn the_model_alone_finds_the_readdir_finding_and_writes_what_rethfs_model_reprod
             "--seed",
             "7",
             "--cases",
-            "20000",
+            "50000",
             "--kernel-policy",
             "6.17",
         ])
@@ -68,7 +68,7 @@ fn the_model_alone_finds_the_readdir_finding_and_writes_what_rethfs_model_reprod
         .arg(&out),
         &dir,
     );
-    assert_eq!(doc["cases"], 20000, "{doc}");
+    assert_eq!(doc["cases"], 50000, "{doc}");
     let seek = findings(&doc)
         .iter()
         .find(|f| f["signature"]["invariant"] == SEEK)
