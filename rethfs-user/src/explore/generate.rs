@@ -550,10 +550,20 @@ mod tests {
         let mut rng = Rng::new(11);
         let mut ops = std::collections::BTreeSet::new();
         let (mut ok, mut all) = (0, 0);
+        // Each kind of event by its control file, its line's type letter and its place.
+        let shape = |file: ControlFile, line: &str| {
+            let (head, place) = line.split_once(' ')?;
+            Some((file.file_name(), head.chars().next()?, place.to_owned()))
+        };
+        let mut kinds = std::collections::BTreeSet::new();
         for n in 0..300 {
             let own = format!("rethfs_1_{n}");
             let steps = case(&mut rng, &u, &own, model.clone(), 12);
             ops.extend(steps.iter().map(Action::op));
+            kinds.extend(steps.iter().filter_map(|a| match a {
+                Action::Control { file, line } => shape(*file, line),
+                _ => None,
+            }));
             let s = crate::scenario::Scenario::from_actions("c", "d", steps.clone())
                 .unwrap_or_else(|e| panic!("{e}: {steps:?}"));
             let t = crate::scenario::run(&mut model.clone(), &s);
@@ -589,6 +599,10 @@ mod tests {
         ];
         for op in every {
             assert!(ops.contains(op), "{op} never generated");
+        }
+        for k in &u.kinds {
+            let made = shape(k.file(), &u.create_line(*k, "g", "e")).unwrap();
+            assert!(kinds.contains(&made), "{k:?} never made");
         }
         assert!(ok * 2 > all, "only {ok} of {all} steps succeeded");
     }
