@@ -82,12 +82,7 @@ fn main() {
             return;
         }
     };
-    let offered = Interfaces {
-        kprobe_events: host.config.kprobe_events,
-        dynamic_events: host.root.join("dynamic_events").exists(),
-        fprobe_events: host.config.fprobe_events,
-    };
-    let universe = Universe::new(offered, uprobe, false);
+    let universe = Universe::new(Interfaces::of(&host), uprobe, false);
     let prefix = host.prefix.clone();
     let r = run(
         &mut host,

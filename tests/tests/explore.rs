@@ -36,17 +36,26 @@ fn findings(doc: &Value) -> &Vec<Value> {
     doc["findings"].as_array().expect("findings")
 }
 
-/// `rethfs explore ARGS --json DIR/explore.json`, which must exit 0; its summary.
-fn explore(cmd: &mut Command, dir: &Scratch) -> Value {
+/// `rethfs explore ARGS --json DIR/explore.json`, which must exit 0: its summary and what it
+/// printed on stderr.
+fn explore_printing(cmd: &mut Command, dir: &Scratch) -> (Value, String) {
     let summary = dir.path().join("explore.json");
     let out = output(cmd.arg("--json").arg(&summary));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    (
+        json(&summary),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The summary of a random explore, which must print its seed.
+fn explore(cmd: &mut Command, dir: &Scratch) -> Value {
+    let (doc, stderr) = explore_printing(cmd, dir);
     assert!(
         stderr.contains("--seed"),
         "the seed is not printed:\n{stderr}"
     );
-    json(&summary)
+    doc
 }
 
 #[test]
@@ -144,24 +153,19 @@ fn the_same_seed_draws_the_same_cases_and_finds_the_same_things() {
 #[test]
 fn exhaustive_says_how_many_sequences_there_are_and_runs_them_all() {
     let dir = scratch("explore-exhaustive");
-    let summary = dir.path().join("explore.json");
-    let out = output(
-        unprivileged(&[
+    let (doc, stderr) = explore_printing(
+        &mut unprivileged(&[
             "explore",
             "--model-only",
             "--exhaustive",
             "1",
             "--kernel-policy",
             "6.12",
-        ])
-        .arg("--json")
-        .arg(&summary),
+        ]),
+        &dir,
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let doc = json(&summary);
     let planned = doc["planned"].as_u64().expect("planned");
     assert_eq!(doc["cases"], planned, "{doc}");
-    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains(&format!("every sequence of 1 steps: {planned} sequences")),
         "{stderr}"

@@ -141,14 +141,7 @@ pub fn run(opts: &ProfileOptions, args: ExploreArgs) -> Result<u8> {
         // host to share there is no need for the pid, so a seed repeats results, not only
         // cases.
         let prefix = "rethfs_1".to_owned();
-        let r = explore::explore(
-            &mut judge,
-            &universe,
-            plan,
-            &prefix,
-            &signals::stopped,
-            &mut |p| shown.show(p),
-        )?;
+        let r = explore_with(&mut judge, &universe, plan, &prefix, &mut shown)?;
         let kernel = format!("the model of {}.{}", version.major, version.minor);
         (r, universe, kernel, version.policy(), Vec::new())
     } else {
@@ -164,26 +157,14 @@ pub fn run(opts: &ProfileOptions, args: ExploreArgs) -> Result<u8> {
                 allow_remount: args.allow_remount,
             },
         )?;
-        let offered = Interfaces {
-            kprobe_events: host.config.kprobe_events,
-            dynamic_events: host.root.join("dynamic_events").exists(),
-            fprobe_events: host.config.fprobe_events,
-        };
-        let universe = Universe::new(offered, uprobe.clone(), args.allow_remount);
+        let universe = Universe::new(Interfaces::of(&host), uprobe.clone(), args.allow_remount);
         announce(
             &plan,
             &universe,
             &format!("host Linux {release} against the model"),
         );
         let prefix = host.prefix.clone();
-        let r = explore::explore(
-            &mut host,
-            &universe,
-            plan,
-            &prefix,
-            &signals::stopped,
-            &mut |p| shown.show(p),
-        )?;
+        let r = explore_with(&mut host, &universe, plan, &prefix, &mut shown)?;
         let policy = host.policy;
         let (_, dirty) = host.finish();
         (r, universe, format!("Linux {release}"), policy, dirty)
@@ -220,6 +201,19 @@ pub fn run(opts: &ProfileOptions, args: ExploreArgs) -> Result<u8> {
         return Err(signals::interrupted());
     }
     Ok(0)
+}
+
+/// Explores until the plan's budget is spent or a signal stops it, showing progress.
+fn explore_with(
+    judge: &mut dyn explore::Judge,
+    universe: &Universe,
+    plan: Plan,
+    prefix: &str,
+    shown: &mut Shown,
+) -> Result<Report> {
+    explore::explore(judge, universe, plan, prefix, &signals::stopped, &mut |p| {
+        shown.show(p)
+    })
 }
 
 /// The command that shows a written finding again: the model alone, or the host under the

@@ -404,17 +404,9 @@ mod tests {
         )
     }
 
-    /// On the model alone the readdir d_off finding, which the model reproduces, is found and
-    /// shrunk to a handful of steps that still show it.
-    #[test]
-    fn the_model_alone_finds_the_readdir_finding_and_shrinks_it() {
+    fn on_the_model(plan: Plan) -> Report {
         let mut judge = ModelJudge::new(Policy::V6_17, ModelConfig::default());
-        let plan = Plan::Random {
-            seed: 7,
-            max_steps: 10,
-            budget: Budget::Cases(20_000),
-        };
-        let r = explore(
+        explore(
             &mut judge,
             &universe(),
             plan,
@@ -422,7 +414,18 @@ mod tests {
             &|| false,
             &mut |_| {},
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    /// On the model alone the readdir d_off finding, which the model reproduces, is found and
+    /// shrunk to a handful of steps that still show it.
+    #[test]
+    fn the_model_alone_finds_the_readdir_finding_and_shrinks_it() {
+        let r = on_the_model(Plan::Random {
+            seed: 7,
+            max_steps: 10,
+            budget: Budget::Cases(20_000),
+        });
         let seek = r
             .findings
             .iter()
@@ -438,20 +441,10 @@ mod tests {
 
     #[test]
     fn exhaustive_runs_every_sequence_and_says_how_many() {
-        let mut judge = ModelJudge::new(Policy::V6_17, ModelConfig::default());
-        let plan = Plan::Exhaustive {
+        let r = on_the_model(Plan::Exhaustive {
             depth: 1,
             limit: None,
-        };
-        let r = explore(
-            &mut judge,
-            &universe(),
-            plan,
-            "rethfs_1",
-            &|| false,
-            &mut |_| {},
-        )
-        .unwrap();
+        });
         assert_eq!(Some(r.cases), r.planned);
         assert!(r.cases > 20);
     }

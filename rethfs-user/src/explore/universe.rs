@@ -106,6 +106,15 @@ pub struct Interfaces {
 }
 
 impl Interfaces {
+    /// What the host of `session` offers, as its profile and tracefs tell.
+    pub fn of(session: &crate::session::HostSession) -> Self {
+        Interfaces {
+            kprobe_events: session.config.kprobe_events,
+            dynamic_events: session.root.join("dynamic_events").exists(),
+            fprobe_events: session.config.fprobe_events,
+        }
+    }
+
     /// Every interface: the model's own universe.
     pub const ALL: Interfaces = Interfaces {
         kprobe_events: true,
