@@ -296,14 +296,16 @@ impl HostTracefs {
                 if *file == ControlFile::KprobeEvents && !self.root.join("kprobe_events").exists() {
                     return Some("this kernel has no kprobe_events (CONFIG_KPROBE_EVENTS)".into());
                 }
+                // The group must be named, and be this run's: its prefix, or the prefix with a
+                // suffix (explore's `{own}a`), as `ours` has it for paths. An event without a
+                // group would land in the shared `uprobes` or `kprobes` group.
                 let spec = line.split_whitespace().next().unwrap_or_default();
                 let name = spec.split_once(':').map_or("", |(_, n)| n);
-                if !name.starts_with(&format!("{}/", self.prefix))
-                    && !name.starts_with(&format!("{}.", self.prefix))
-                {
-                    return others(&format!("`{line}`"));
+                match name.split_once(['/', '.']) {
+                    Some((group, _)) if group.starts_with(&self.prefix) => {}
+                    _ => return others(&format!("`{line}`")),
                 }
-                foreign_uprobe(*file, line)
+                foreign_uprobe(*file, line).or_else(|| self.foreign_eprobe(line))
             }
             Action::WriteFile { path, .. }
                 if matches!(
@@ -616,6 +618,22 @@ fn foreign_uprobe(file: ControlFile, line: &str) -> Option<String> {
              places uprobes only in its own executable ({{uprobe}})"
         )
     })
+}
+
+impl HostTracefs {
+    /// An eprobe attached to an event of another's: enabled, it would put that event in soft
+    /// mode (its `enable` reads `0*`) and pin it against removal.
+    fn foreign_eprobe(&self, line: &str) -> Option<String> {
+        let mut words = line.split_whitespace();
+        if !words.next()?.starts_with('e') {
+            return None;
+        }
+        let target = words.next()?;
+        let system = target.split(['.', '/']).next().unwrap_or_default();
+        (!system.starts_with(&self.prefix)).then(|| {
+            format!("an eprobe on {target} would soft-enable and pin an event rethfs did not make")
+        })
+    }
 }
 
 impl Target for HostTracefs {
