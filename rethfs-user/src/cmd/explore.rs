@@ -293,6 +293,7 @@ fn summary(
         "cases_per_s": r.cases_per_second(),
         "steps_per_s": r.steps_per_second(),
         "interrupted": r.interrupted,
+        "skipped": r.skipped,
         "findings": findings,
         "host_left_dirty": dirty,
     })

@@ -164,6 +164,9 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub planned: Option<u64>,
     pub interrupted: bool,
+    /// Steps the host would not run (objects not the run's, remounts without
+    /// `--allow-remount`), by reason: they tested nothing.
+    pub skipped: std::collections::BTreeMap<String, u64>,
     pub findings: Vec<Found>,
 }
 
@@ -320,6 +323,7 @@ pub fn explore(
         runs: 0,
         planned: None,
         interrupted: false,
+        skipped: Default::default(),
         findings: Vec::new(),
     };
     let mut rng = match plan {
@@ -370,6 +374,14 @@ pub fn explore(
         let scenario = Scenario::from_actions(&format!("case-{case}"), "", steps.clone())
             .expect("generated cases are valid");
         let judged = ex.judge.judge(&scenario, &own)?;
+        for s in &judged.host.steps {
+            if let crate::target::Outcome::Skipped(why) = &s.outcome {
+                *report
+                    .skipped
+                    .entry(why.replace(&own, "{prefix}"))
+                    .or_default() += 1;
+            }
+        }
         for f in &judged.verdict.findings {
             let sig = Signature::of(f, &judged.host);
             if let Some(known) = report.findings.iter_mut().find(|k| k.signature == sig) {

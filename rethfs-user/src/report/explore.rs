@@ -25,6 +25,16 @@ pub fn table(r: &Report, files: &[String]) -> String {
             ""
         }
     );
+    let skipped: u64 = r.skipped.values().sum();
+    if skipped > 0 {
+        let _ = writeln!(
+            out,
+            "{skipped} steps skipped on the host, which tested nothing:"
+        );
+        for (why, n) in &r.skipped {
+            let _ = writeln!(out, "    {n:>7}  {}", brief(why));
+        }
+    }
     if r.findings.is_empty() {
         let _ = writeln!(out, "no findings");
         return out;
