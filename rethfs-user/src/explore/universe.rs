@@ -26,10 +26,13 @@ pub enum EventKind {
     Fprobe,
     /// `t:` in `dynamic_events`: a probe on a tracepoint.
     Tprobe,
+    /// `e:` in `dynamic_events`: an event probe, attached to the first event of its own
+    /// group (so that it soft-enables and pins only an event of the case's own).
+    Eprobe,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 8] = [
+    pub const ALL: [EventKind; 9] = [
         EventKind::Uprobe,
         EventKind::Uretprobe,
         EventKind::Kprobe,
@@ -38,6 +41,7 @@ impl EventKind {
         EventKind::DynamicKprobe,
         EventKind::Fprobe,
         EventKind::Tprobe,
+        EventKind::Eprobe,
     ];
 
     pub fn file(self) -> ControlFile {
@@ -47,7 +51,8 @@ impl EventKind {
             EventKind::DynamicUprobe
             | EventKind::DynamicKprobe
             | EventKind::Fprobe
-            | EventKind::Tprobe => ControlFile::DynamicEvents,
+            | EventKind::Tprobe
+            | EventKind::Eprobe => ControlFile::DynamicEvents,
         }
     }
 
@@ -65,6 +70,7 @@ impl EventKind {
                 | EventKind::DynamicKprobe
                 | EventKind::Fprobe
                 | EventKind::Tprobe
+                | EventKind::Eprobe
         )
     }
 
@@ -74,19 +80,11 @@ impl EventKind {
 }
 
 /// The interfaces rethfs knows but does not generate, and why: reported with every run.
-pub const NOT_GENERATED: &[(&str, &str)] = &[
-    (
-        "eprobe (e:)",
-        "enabling an eprobe soft-enables the event it is attached to (whose enable then reads \
-         0*, and set_event lists it) and pins that event against removal: rules the model \
-         does not have yet",
-    ),
-    (
-        "synthetic events (s:)",
-        "they all live in the one `synthetic` group every user of the kernel shares, and rethfs \
-         makes objects only in groups of its own",
-    ),
-];
+pub const NOT_GENERATED: &[(&str, &str)] = &[(
+    "synthetic events (s:)",
+    "they all live in the one `synthetic` group every user of the kernel shares, and rethfs \
+     makes objects only in groups of its own",
+)];
 
 /// A kernel function every kernel has, for kprobes and fprobes: `read(2)`'s VFS entry point.
 pub const KPROBE_SYMBOL: &str = "vfs_read";
@@ -103,6 +101,8 @@ pub struct Interfaces {
     pub dynamic_events: bool,
     /// `f:` and `t:` lines (CONFIG_FPROBE_EVENTS).
     pub fprobe_events: bool,
+    /// `e:` lines (CONFIG_EPROBE_EVENTS).
+    pub eprobe_events: bool,
 }
 
 impl Interfaces {
@@ -112,6 +112,7 @@ impl Interfaces {
             kprobe_events: session.config.kprobe_events,
             dynamic_events: session.root.join("dynamic_events").exists(),
             fprobe_events: session.config.fprobe_events,
+            eprobe_events: session.config.eprobe_events,
         }
     }
 
@@ -120,6 +121,7 @@ impl Interfaces {
         kprobe_events: true,
         dynamic_events: true,
         fprobe_events: true,
+        eprobe_events: true,
     };
 }
 
@@ -153,6 +155,8 @@ impl Universe {
                 Some("the kernel has no dynamic_events")
             } else if k.fprobe() && !offered.fprobe_events {
                 Some("the kernel is built without CONFIG_FPROBE_EVENTS")
+            } else if k == EventKind::Eprobe && !offered.eprobe_events {
+                Some("the kernel is built without CONFIG_EPROBE_EVENTS")
             } else {
                 None
             };
@@ -188,6 +192,7 @@ impl Universe {
             EventKind::Kretprobe => ("r", KPROBE_SYMBOL),
             EventKind::Fprobe => ("f", KPROBE_SYMBOL),
             EventKind::Tprobe => ("t", TRACEPOINT),
+            EventKind::Eprobe => return format!("e:{group}/{event} {group}.{}", EVENTS[0]),
         };
         format!("{p}:{group}/{event} {place}")
     }

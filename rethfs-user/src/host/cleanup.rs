@@ -26,8 +26,9 @@ pub fn of_dead_runs(name: &str) -> bool {
     owner_pid(name).is_some_and(|p| !pid_alive(p))
 }
 
-/// `GROUP/EVENT` of every probe defined in the control files, with the file it is in.
-fn probes(root: &Path) -> BTreeSet<(String, String)> {
+/// `GROUP/EVENT` of every probe defined in the control files, eprobes first: each holds the
+/// event it is attached to, which cannot go before it.
+fn probes(root: &Path) -> BTreeSet<(bool, String, String)> {
     let mut out = BTreeSet::new();
     for file in ["dynamic_events", "uprobe_events", "kprobe_events"] {
         let Ok(text) = fs::read_to_string(root.join(file)) else {
@@ -35,10 +36,10 @@ fn probes(root: &Path) -> BTreeSet<(String, String)> {
         };
         for line in text.lines() {
             let spec = line.split_whitespace().next().unwrap_or_default();
-            if let Some((_, name)) = spec.split_once(':')
+            if let Some((kind, name)) = spec.split_once(':')
                 && let Some((group, event)) = name.split_once('/')
             {
-                out.insert((group.to_owned(), event.to_owned()));
+                out.insert((kind != "e", group.to_owned(), event.to_owned()));
             }
         }
     }
@@ -56,7 +57,11 @@ fn append(path: &Path, line: &str) -> std::io::Result<()> {
 /// Returns what it removed; the errors of what it could not remove.
 pub fn remove_owned(root: &Path, owned: &dyn Fn(&str) -> bool) -> (Vec<String>, Vec<String>) {
     let (mut removed, mut errors) = (Vec::new(), Vec::new());
-    let ours: Vec<(String, String)> = probes(root).into_iter().filter(|(g, _)| owned(g)).collect();
+    let ours: Vec<(String, String)> = probes(root)
+        .into_iter()
+        .filter(|(_, g, _)| owned(g))
+        .map(|(_, g, e)| (g, e))
+        .collect();
     let instances: Vec<String> = fs::read_dir(root.join("instances"))
         .map(|d| {
             d.filter_map(|e| e.ok()?.file_name().into_string().ok())

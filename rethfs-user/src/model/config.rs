@@ -43,6 +43,8 @@ pub struct ModelConfig {
     /// CONFIG_FPROBE_EVENTS: `dynamic_events` takes `f:` (fprobe) and `t:` (tracepoint
     /// probe) lines.
     pub fprobe_events: bool,
+    /// CONFIG_EPROBE_EVENTS: `dynamic_events` takes `e:` (event probe) lines.
+    pub eprobe_events: bool,
     /// CONFIG_PERF_EVENTS: the `id` file.
     pub perf_events: bool,
     /// CONFIG_HIST_TRIGGERS: the `hist` file.
@@ -83,6 +85,7 @@ impl Default for ModelConfig {
             events: events.iter().map(|(g, n)| StaticEvent::new(g, n)).collect(),
             kprobe_events: true,
             fprobe_events: true,
+            eprobe_events: true,
             perf_events: true,
             hist: false,
             hist_debug: false,

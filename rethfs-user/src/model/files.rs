@@ -249,7 +249,7 @@ impl Model {
         self.trace_array_get(tr)?;
         if file == TraceFile::SetEvent && truncate {
             for f in self.trs[tr.0].files.clone() {
-                self.files[f.0].enabled = false;
+                self.set_enabled(f, false);
             }
         }
         let trace_ref = file == TraceFile::TracePipe;
@@ -291,14 +291,13 @@ impl Model {
                 if freed(f) {
                     return Err(Errno::ENODEV);
                 }
-                Ok(Some(
-                    if self.files[f.0].enabled {
-                        "1\n"
-                    } else {
-                        "0\n"
-                    }
-                    .to_owned(),
-                ))
+                // event_enable_read: `1` when a user enabled it, `*` in soft mode.
+                let file = &self.files[f.0];
+                Ok(Some(format!(
+                    "{}{}\n",
+                    u8::from(file.enabled),
+                    if file.soft > 0 { "*" } else { "" }
+                )))
             }
             (EntryKind::Filter, FileData::Event(f)) => {
                 if freed(f) {
@@ -348,7 +347,7 @@ impl Model {
             if f.freed || call.ftrace_internal || group.is_some_and(|g| g != call.group) {
                 continue;
             }
-            set |= 1 << (f.enabled as u8);
+            set |= 1 << u8::from(f.registered());
         }
         format!("{}\n", ['?', '0', '1', 'X'][set as usize])
     }
@@ -361,7 +360,7 @@ impl Model {
                 match parse_ulong(data)? {
                     0 | 1 if self.files[f.0].freed => Err(Errno::ENODEV),
                     v @ (0 | 1) => {
-                        self.files[f.0].enabled = v == 1;
+                        self.set_enabled(f, v == 1);
                         Ok(data.len())
                     }
                     _ => Err(Errno::EINVAL),
@@ -391,6 +390,12 @@ impl Model {
                 self.set_clear_events(tr, Some(&name), data)
             }
             (EntryKind::TopEnable, FileData::Tr(tr)) => self.set_clear_events(tr, None, data),
+            // apply_subsystem_event_filter: a group whose last event went has none to filter.
+            (EntryKind::SystemFilter, FileData::System(sys))
+                if self.systems[sys.0].nr_events == 0 =>
+            {
+                Err(Errno::ENODEV)
+            }
             (EntryKind::SystemFilter, _) => Ok(data.len()),
             // format, id, hist, header_*: no write method.
             _ => Err(Errno::EINVAL),
@@ -419,7 +424,7 @@ impl Model {
                 continue;
             }
             any = true;
-            self.files[f.0].enabled = v == 1;
+            self.set_enabled(f, v == 1);
         }
         if any {
             Ok(data.len())
@@ -487,7 +492,7 @@ impl Model {
                 continue;
             }
             matched = true;
-            self.files[f.0].enabled = set;
+            self.set_enabled(f, set);
         }
         if matched {
             Ok(used)

@@ -1,6 +1,7 @@
 //! Dynamic probe events: the commands written to `kprobe_events`, `uprobe_events` and
 //! `dynamic_events` (kernel/trace/trace_kprobe.c, trace_uprobe.c, trace_fprobe.c,
-//! trace_dynevent.c, trace_probe.c), with the kernel's errno for each refusal.
+//! trace_eprobe.c, trace_dynevent.c, trace_probe.c), with the kernel's errno for each
+//! refusal.
 
 use std::path::Path;
 
@@ -24,6 +25,8 @@ pub(crate) struct Probe {
 /// A parsed creation command.
 struct Create {
     kind: CallKind,
+    /// For an eprobe, `SYSTEM` and `EVENT` of the event it attaches to.
+    target: Option<(String, String)>,
     retprobe: bool,
     group: String,
     event: String,
@@ -62,6 +65,12 @@ impl Model {
                         }
                         parse_fprobe(&argv)?
                     }
+                    ControlFile::DynamicEvents if argv[0].starts_with('e') => {
+                        if !self.config.eprobe_events {
+                            return Err(CANCELED);
+                        }
+                        parse_eprobe(&argv)?
+                    }
                     ControlFile::DynamicEvents => match parse_kprobe(&argv) {
                         Err(e) if e == CANCELED && argv.get(1).is_some_and(|a| a.contains('/')) => {
                             parse_uprobe(&argv)?
@@ -75,17 +84,32 @@ impl Model {
         Ok(data.len())
     }
 
-    /// `register_trace_kprobe` / `register_trace_uprobe`: a second probe on an existing
-    /// GRP/EVENT of the same kind joins it unless it differs in type or arguments or repeats
-    /// a place; a name used by any other event is EEXIST.
+    /// `register_trace_kprobe` / `register_trace_uprobe` / `register_trace_fprobe`: a second
+    /// probe on an existing GRP/EVENT of the same kind joins it unless it differs in type or
+    /// arguments or repeats a place; a name used by any other event is EEXIST. An eprobe
+    /// first finds the event it attaches to (`find_and_get_event`, which passes over
+    /// ftrace's internal ones: ENODEV) and takes a reference on it; it never has siblings.
     fn register_probe(&mut self, c: Create) -> Result<(), Errno> {
+        let target = match &c.target {
+            Some((system, event)) => Some(
+                self.call_order
+                    .iter()
+                    .copied()
+                    .find(|id| {
+                        let t = &self.calls[id.0];
+                        t.group == *system && t.name == *event && !t.ftrace_internal
+                    })
+                    .ok_or(Errno::ENODEV)?,
+            ),
+            None => None,
+        };
         let existing = self
             .call_order
             .iter()
             .copied()
             .find(|id| self.calls[id.0].group == c.group && self.calls[id.0].name == c.event);
         let call = match existing {
-            Some(id) if self.calls[id.0].kind == c.kind => {
+            Some(id) if self.calls[id.0].kind == c.kind && c.kind != CallKind::Eprobe => {
                 let siblings: Vec<&Probe> = self.probes.iter().filter(|p| p.call == id).collect();
                 let first = siblings.first().expect("a probe event has a probe");
                 if first.retprobe != c.retprobe || first.args != c.args {
@@ -102,7 +126,9 @@ impl Model {
                     ftrace_internal: false,
                     ..StaticEvent::new(&c.group, &c.event)
                 };
-                self.register_call(&event, c.kind)
+                let id = self.register_call(&event, c.kind);
+                self.calls[id.0].attached_to = target;
+                id
             }
         };
         self.probes.push(Probe {
@@ -158,7 +184,8 @@ impl Model {
             let call_id = p.call;
             let has_sibling = self.probes.iter().filter(|q| q.call == call_id).count() > 1;
             if !has_sibling {
-                if self.call_enabled(call_id) {
+                // unregister_trace_*: an eprobe's reference first, then enabled anywhere.
+                if self.call_pinned(call_id) || self.call_enabled(call_id) {
                     return Err(Errno::EBUSY);
                 }
                 self.unregister_call(call_id);
@@ -263,6 +290,7 @@ fn parse_uprobe(argv: &[&str]) -> Result<Create, Errno> {
     });
     Ok(Create {
         kind: CallKind::Uprobe,
+        target: None,
         retprobe,
         group,
         event,
@@ -318,6 +346,7 @@ fn parse_kprobe(argv: &[&str]) -> Result<Create, Errno> {
     });
     Ok(Create {
         kind: CallKind::Kprobe,
+        target: None,
         retprobe,
         group,
         event,
@@ -370,6 +399,7 @@ fn parse_fprobe(argv: &[&str]) -> Result<Create, Errno> {
             .collect()
     });
     Ok(Create {
+        target: None,
         kind: if tracepoint {
             CallKind::Tprobe
         } else {
@@ -379,6 +409,36 @@ fn parse_fprobe(argv: &[&str]) -> Result<Create, Errno> {
         group,
         event,
         place: symbol.to_owned(),
+        args: argv[2..].iter().map(|a| a.to_string()).collect(),
+    })
+}
+
+/// `__trace_eprobe_create`: `e[:[GRP/][EVENT]] SYSTEM.EVENT [ARGS]` (or `SYSTEM/EVENT`),
+/// group `eprobes` and the attached event's name unless given.
+fn parse_eprobe(argv: &[&str]) -> Result<Create, Errno> {
+    if argv.len() < 2 || !argv[0].starts_with('e') {
+        return Err(CANCELED);
+    }
+    let event = match argv[0].split_once(':') {
+        Some((_, spec)) => Some(spec),
+        None if argv[0] == "e" => None,
+        None => return Err(Errno::EINVAL),
+    };
+    let (system, target) = match parse_event_name(argv[1], "") {
+        Ok((s, Some(e))) if !s.is_empty() => (s, e),
+        _ => return Err(Errno::EINVAL),
+    };
+    let (group, event) = match event {
+        Some(spec) => parse_event_name(spec, "eprobes")?,
+        None => ("eprobes".to_owned(), None),
+    };
+    Ok(Create {
+        kind: CallKind::Eprobe,
+        retprobe: false,
+        event: event.unwrap_or_else(|| target.clone()),
+        group,
+        place: format!("{system}.{target}"),
+        target: Some((system, target)),
         args: argv[2..].iter().map(|a| a.to_string()).collect(),
     })
 }
@@ -456,6 +516,24 @@ mod tests {
             Some(Errno::EINVAL)
         );
         assert_eq!(parse_fprobe(&["f:x"]).err(), Some(Errno::EINVAL));
+    }
+
+    #[test]
+    fn eprobe_names_follow_the_kernel() {
+        let c = parse_eprobe(&["e", "sched.sched_switch"]).unwrap();
+        assert_eq!(
+            (c.group.as_str(), c.event.as_str()),
+            ("eprobes", "sched_switch")
+        );
+        assert_eq!(c.target, Some(("sched".into(), "sched_switch".into())));
+        let c = parse_eprobe(&["e:g/e", "sched/sched_switch"]).unwrap();
+        assert_eq!((c.group.as_str(), c.event.as_str()), ("g", "e"));
+        // The attached event needs both its system and its name.
+        assert_eq!(
+            parse_eprobe(&["e:x", "sched_switch"]).err(),
+            Some(Errno::EINVAL)
+        );
+        assert_eq!(parse_eprobe(&["e:x"]).err(), Some(CANCELED));
     }
 
     #[test]

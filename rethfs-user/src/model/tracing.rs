@@ -38,13 +38,25 @@ pub(crate) struct SystemDir {
     pub(crate) refs: i32,
 }
 
+impl EventFile {
+    /// `EVENT_FILE_FL_ENABLED`: the tracepoint is registered, by a user or an eprobe.
+    pub(crate) fn registered(&self) -> bool {
+        self.enabled || self.soft > 0
+    }
+}
+
 /// `struct trace_event_file`: one event in one trace array.
 #[derive(Debug, Clone)]
 pub(crate) struct EventFile {
     pub(crate) tr: TrId,
     pub(crate) call: CallId,
     pub(crate) ei: EiId,
+    /// Enabled by a user (`enable`, `set_event`): `EVENT_FILE_FL_ENABLED` without
+    /// `EVENT_FILE_FL_SOFT_DISABLED`.
     pub(crate) enabled: bool,
+    /// Enabled eprobes attached to it in this trace array: each holds the event in soft mode
+    /// (`tm_ref`), registered but, unless a user enabled it too, recording nothing.
+    pub(crate) soft: u32,
     /// `EVENT_FILE_FL_FREED`.
     pub(crate) freed: bool,
     /// Open files holding it.
@@ -62,6 +74,8 @@ pub(crate) enum CallKind {
     Fprobe,
     /// `t:`, a trace_fprobe on a tracepoint.
     Tprobe,
+    /// `e:`, trace_eprobe.c: an event on another event.
+    Eprobe,
 }
 
 /// `struct trace_event_call`.
@@ -76,6 +90,8 @@ pub(crate) struct Call {
     /// The files of its directory, where the host told them.
     pub(crate) files: Option<Vec<String>>,
     pub(crate) alive: bool,
+    /// For an eprobe, the event it is attached to, which it holds a reference on.
+    pub(crate) attached_to: Option<CallId>,
 }
 
 /// `TRACEFS_DEFAULT_MODE`: the root directory's mode until `mode=` says otherwise.
@@ -180,7 +196,25 @@ impl Model {
             self.trs[tr.0].plain.push(d);
         }
         if name.is_some() {
-            // Group directories in the order the host's instances show them.
+            // Groups made since the host's instances were seen come first: their calls are
+            // the newest on ftrace_events, which __trace_add_event_dirs walks from the head.
+            let known = &self.config.instance_groups;
+            let new: Vec<String> = self
+                .call_order
+                .iter()
+                .map(|c| self.calls[c.0].group.clone())
+                .filter(|g| !known.contains(g))
+                .collect();
+            for group in new {
+                if !self.trs[tr.0]
+                    .systems
+                    .iter()
+                    .any(|s| self.systems[s.0].name == group)
+                {
+                    self.new_system_dir(tr, &group);
+                }
+            }
+            // Then the others, in the order the host's instances show them.
             for group in self.config.instance_groups.clone() {
                 if self
                     .call_order
@@ -220,6 +254,7 @@ impl Model {
             event_type,
             files,
             alive: true,
+            attached_to: None,
         });
         self.call_order.insert(0, call);
         for tr in self.live_trace_arrays() {
@@ -244,7 +279,7 @@ impl Model {
                 .copied()
                 .find(|f| self.files[f.0].call == call);
             if let Some(f) = file {
-                self.files[f.0].enabled = false;
+                self.set_enabled(f, false);
                 self.remove_event_file_dir(f);
             }
         }
@@ -283,6 +318,7 @@ impl Model {
             call,
             ei: EiId(0),
             enabled: false,
+            soft: 0,
             freed: false,
             refs: 0,
             filter: "none".to_owned(),
@@ -335,11 +371,44 @@ impl Model {
         self.files[f.0].freed = true;
     }
 
+    /// `ftrace_event_enable_disable` of one event file by a user. An eprobe's file turning on
+    /// or off puts its target's file in the same trace array into soft mode or takes it out
+    /// (`enable_eprobe` / `disable_eprobe`, through the target's trigger mode).
+    pub(crate) fn set_enabled(&mut self, f: FileId, on: bool) {
+        if std::mem::replace(&mut self.files[f.0].enabled, on) == on {
+            return;
+        }
+        let (tr, call) = (self.files[f.0].tr, self.files[f.0].call);
+        let Some(target) = self.calls[call.0].attached_to else {
+            return;
+        };
+        let file = self.trs[tr.0]
+            .files
+            .iter()
+            .copied()
+            .find(|t| self.files[t.0].call == target && !self.files[t.0].freed);
+        if let Some(t) = file {
+            let soft = &mut self.files[t.0].soft;
+            *soft = if on {
+                *soft + 1
+            } else {
+                soft.saturating_sub(1)
+            };
+        }
+    }
+
+    /// `trace_event_dyn_busy`: an eprobe holds a reference on `call`.
+    pub(crate) fn call_pinned(&self, call: CallId) -> bool {
+        self.call_order
+            .iter()
+            .any(|c| self.calls[c.0].attached_to == Some(call))
+    }
+
     /// Whether `call` is enabled in any trace array (what makes its removal EBUSY).
     pub(crate) fn call_enabled(&self, call: CallId) -> bool {
         self.files
             .iter()
-            .any(|f| f.call == call && f.enabled && !f.freed)
+            .any(|f| f.call == call && f.registered() && !f.freed)
     }
 
     /// `instance_mkdir`: EEXIST for a taken name, else a new trace array.
@@ -369,7 +438,7 @@ impl Model {
             return Err(Errno::EBUSY);
         }
         for f in self.trs[tr.0].files.clone() {
-            self.files[f.0].enabled = false;
+            self.set_enabled(f, false);
             self.remove_event_file_dir(f);
         }
         let events = self.trs[tr.0].events;

@@ -408,7 +408,8 @@ impl Model {
         self.eis[ei.0].events_dir.or(self.eis[ei.0].pinned_dir)
     }
 
-    /// `dyn_events_release_all` for a truncating open of a control file.
+    /// `dyn_events_release_all` for a truncating open of a control file: EBUSY if one is
+    /// enabled, else each freed in turn.
     fn release_all_probes(&mut self, c: ControlFile) -> Result<(), Errno> {
         let kind = match c {
             ControlFile::KprobeEvents => Some(super::tracing::CallKind::Kprobe),
@@ -424,12 +425,17 @@ impl Model {
         if calls.iter().any(|c| self.call_enabled(*c)) {
             return Err(Errno::EBUSY);
         }
+        // Freed in creation order; one an eprobe still holds stops the release there.
         for call in calls {
-            if self.calls[call.0].alive {
-                self.unregister_call(call);
+            if !self.calls[call.0].alive {
+                continue;
             }
+            if self.call_pinned(call) {
+                return Err(Errno::EBUSY);
+            }
+            self.unregister_call(call);
+            self.probes.retain(|p| p.call != call);
         }
-        self.probes.retain(|p| !kind.is_none_or(|k| k == p.kind));
         Ok(())
     }
 
@@ -440,6 +446,14 @@ impl Model {
         }
         if !f.readable {
             return Err(Errno::EBADF);
+        }
+        // event_filter_read and subsystem_filter_read print only at position 0: a read that
+        // continues one finds nothing, even where the whole text did not fit.
+        if let Node::EventfsFile(file) = self.inodes[f.inode.0].node
+            && file.kind == super::files::EntryKind::Filter
+            && f.pos > 0
+        {
+            return Ok(Some(String::new()));
         }
         let content = match self.inodes[f.inode.0].node {
             Node::EventfsFile(file) => self.eventfs_read(file)?,
