@@ -7,7 +7,7 @@ use rethfs_tests::{output, text, unprivileged};
 use serde_json::Value;
 
 /// The built-in scenarios the catalogue must offer.
-const CATALOGUE: [&str; 12] = [
+const CATALOGUE: [&str; 13] = [
     "seed",
     "stale-fd",
     "busy",
@@ -20,6 +20,7 @@ const CATALOGUE: [&str; 12] = [
     "kprobes",
     "rename",
     "instance-files",
+    "group-files",
 ];
 
 /// The JSON of `rethfs model ARGS`, which exits 1 exactly when the model broke an invariant.

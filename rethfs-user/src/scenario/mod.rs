@@ -39,6 +39,7 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "instance-files",
         include_str!("catalogue/instance-files.toml"),
     ),
+    ("group-files", include_str!("catalogue/group-files.toml")),
 ];
 
 /// Scenarios that exist only on a host: made from its own tree, or concurrent.
