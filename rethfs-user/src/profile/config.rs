@@ -6,7 +6,7 @@ use procfs::ConfigSetting;
 use serde::Serialize;
 
 /// Options that decide what rethfs can observe and how.
-pub const OPTIONS: [&str; 18] = [
+pub const OPTIONS: [&str; 21] = [
     "CONFIG_KPROBES",
     "CONFIG_KPROBE_EVENTS",
     "CONFIG_UPROBE_EVENTS",
@@ -25,6 +25,10 @@ pub const OPTIONS: [&str; 18] = [
     "CONFIG_HIST_TRIGGERS",
     "CONFIG_HIST_TRIGGERS_DEBUG",
     "CONFIG_TRACE_EVENT_INJECT",
+    // The dynamic-event interfaces explore generates with (synthetic events: reported only).
+    "CONFIG_FPROBE_EVENTS",
+    "CONFIG_EPROBE_EVENTS",
+    "CONFIG_SYNTH_EVENTS",
 ];
 
 /// The relevant options and where they were read from.
