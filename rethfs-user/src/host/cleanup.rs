@@ -162,6 +162,26 @@ impl Drop for Guard {
 mod tests {
     use super::*;
 
+    /// On a directory standing in for tracefs: removals are appended eprobes first, since
+    /// each holds the event it is attached to, and only the owned groups'.
+    #[test]
+    fn eprobes_are_removed_before_the_events_they_hold() {
+        let root = std::env::temp_dir().join(format!("rethfs-cleanup-{}", std::process::id()));
+        fs::create_dir_all(root.join("instances")).unwrap();
+        let listed = "p:rethfs_9_1a/e0 /bin/true:0x10\ne:rethfs_9_1a/e1 rethfs_9_1a.e0\n\
+                      p:other/e0 /bin/true:0x10\n";
+        fs::write(root.join("dynamic_events"), listed).unwrap();
+        let (removed, errors) = remove_owned(&root, &of_pid(9));
+        let written = fs::read_to_string(root.join("dynamic_events")).unwrap();
+        fs::remove_dir_all(&root).unwrap();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(removed, ["probe rethfs_9_1a/e1", "probe rethfs_9_1a/e0"]);
+        assert!(
+            written.ends_with("-:rethfs_9_1a/e1\n-:rethfs_9_1a/e0\n"),
+            "{written}"
+        );
+    }
+
     #[test]
     fn owner_pid_reads_only_rethfs_names() {
         assert_eq!(owner_pid("rethfs_123"), Some(123));

@@ -305,7 +305,7 @@ impl HostTracefs {
                     Some((group, _)) if group.starts_with(&self.prefix) => {}
                     _ => return others(&format!("`{line}`")),
                 }
-                foreign_uprobe(*file, line).or_else(|| self.foreign_eprobe(line))
+                foreign_uprobe(*file, line).or_else(|| foreign_eprobe(&self.prefix, line))
             }
             Action::WriteFile { path, .. }
                 if matches!(
@@ -620,20 +620,18 @@ fn foreign_uprobe(file: ControlFile, line: &str) -> Option<String> {
     })
 }
 
-impl HostTracefs {
-    /// An eprobe attached to an event of another's: enabled, it would put that event in soft
-    /// mode (its `enable` reads `0*`) and pin it against removal.
-    fn foreign_eprobe(&self, line: &str) -> Option<String> {
-        let mut words = line.split_whitespace();
-        if !words.next()?.starts_with('e') {
-            return None;
-        }
-        let target = words.next()?;
-        let system = target.split(['.', '/']).next().unwrap_or_default();
-        (!system.starts_with(&self.prefix)).then(|| {
-            format!("an eprobe on {target} would soft-enable and pin an event rethfs did not make")
-        })
+/// An eprobe attached to an event of another's: enabled, it would put that event in soft
+/// mode (its `enable` reads `0*`) and pin it against removal.
+fn foreign_eprobe(prefix: &str, line: &str) -> Option<String> {
+    let mut words = line.split_whitespace();
+    if !words.next()?.starts_with('e') {
+        return None;
     }
+    let target = words.next()?;
+    let system = target.split(['.', '/']).next().unwrap_or_default();
+    (!system.starts_with(prefix)).then(|| {
+        format!("an eprobe on {target} would soft-enable and pin an event rethfs did not make")
+    })
 }
 
 impl Target for HostTracefs {
@@ -661,6 +659,17 @@ impl Target for HostTracefs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn eprobes_may_attach_only_to_the_runs_own_events() {
+        let p = "rethfs_7_3";
+        assert_eq!(foreign_eprobe(p, "e:rethfs_7_3a/e1 rethfs_7_3a.e0"), None);
+        assert_eq!(foreign_eprobe(p, "e:rethfs_7_3b/e1 rethfs_7_3a/e0"), None);
+        assert!(foreign_eprobe(p, "e:rethfs_7_3a/e1 sched.sched_switch").is_some());
+        assert!(foreign_eprobe(p, "e:rethfs_7_3a/e1 rethfs_8a.e0").is_some());
+        // Not an eprobe line: the other checks' business.
+        assert_eq!(foreign_eprobe(p, "p:rethfs_7_3a/e0 vfs_read"), None);
+    }
 
     #[test]
     #[ignore = "host test: needs root and a real tracefs"]
