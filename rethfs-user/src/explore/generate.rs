@@ -391,7 +391,12 @@ impl<'u> State<'u> {
                 gid: rng.chance(50).then(|| *rng.pick(&IDS)),
             },
             Kind::Refused => {
-                let dir = self.dir(rng);
+                // Below the case's own objects, which the host runs it on (tracefs refuses);
+                // elsewhere the host would only skip it.
+                let mut dir = self.dir(rng);
+                if !dir.contains(&self.own) {
+                    dir = format!("{dir}/{}", self.groups[rng.below(2)]);
+                }
                 match rng.below(5) {
                     0 => Action::Mkdir {
                         path: format!("{dir}/new"),
