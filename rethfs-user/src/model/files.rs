@@ -41,6 +41,15 @@ impl EntryKind {
             EntryKind::HeaderEvent => "header_event",
         }
     }
+
+    /// Read through a seq_file, whose `->start` is where a removed event is refused: what
+    /// one read generated and did not hand out is handed out first by the next.
+    pub(crate) fn is_seq_file(self) -> bool {
+        matches!(
+            self,
+            EntryKind::Format | EntryKind::Trigger | EntryKind::Hist | EntryKind::HistDebug
+        )
+    }
 }
 
 /// An eventfs file's entry and the `i_private` its callback gave it.
@@ -370,12 +379,7 @@ impl Model {
                 if self.files[f.0].freed {
                     return Err(Errno::ENODEV);
                 }
-                let text = data.trim();
-                self.files[f.0].filter = if text.is_empty() || text == "0" {
-                    "none".to_owned()
-                } else {
-                    text.to_owned()
-                };
+                self.files[f.0].filter = filter_text(data);
                 Ok(data.len())
             }
             (EntryKind::Trigger, FileData::Event(f)) => {
@@ -396,7 +400,18 @@ impl Model {
             {
                 Err(Errno::ENODEV)
             }
-            (EntryKind::SystemFilter, _) => Ok(data.len()),
+            // `0` clears every event's filter in the group, anything else sets it on each
+            // (the generated filters use only the common fields every event has).
+            (EntryKind::SystemFilter, FileData::System(sys)) => {
+                let (tr, group) = (self.systems[sys.0].tr, self.systems[sys.0].name.clone());
+                let text = filter_text(data);
+                for f in self.trs[tr.0].files.clone() {
+                    if !self.files[f.0].freed && self.calls[self.files[f.0].call.0].group == group {
+                        self.files[f.0].filter = text.clone();
+                    }
+                }
+                Ok(data.len())
+            }
             // format, id, hist, header_*: no write method.
             _ => Err(Errno::EINVAL),
         }
@@ -508,4 +523,13 @@ fn parse_ulong(data: &str) -> Result<u64, Errno> {
         .unwrap_or(data)
         .parse()
         .map_err(|_| Errno::EINVAL)
+}
+
+/// What a filter file prints after `data` was written to it: the stripped expression, or
+/// `none` once `0` cleared it.
+fn filter_text(data: &str) -> String {
+    match data.trim() {
+        "" | "0" => "none".to_owned(),
+        text => text.to_owned(),
+    }
 }

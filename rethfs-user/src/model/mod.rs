@@ -127,6 +127,8 @@ pub(crate) struct OpenFile {
     /// `dcache_readdir`'s cursor: the last child listed, after which the next call resumes
     /// (`None` after open or a seek, when the position counts children instead).
     pub(crate) cursor: Option<DentryId>,
+    /// A read on it returned data (which a seq_file may not have handed out in full).
+    pub(crate) read_before: bool,
 }
 
 /// The reference tracefs.

@@ -348,6 +348,7 @@ impl Model {
                 holds,
                 children_held,
                 cursor: None,
+                read_before: false,
             },
         );
         Ok(())
@@ -467,6 +468,7 @@ impl Model {
             ),
             _ => None,
         };
+        self.handles.get_mut(handle).expect("checked").read_before = true;
         let Some(text) = content else {
             return Ok(None);
         };
@@ -539,17 +541,28 @@ impl Model {
 
     /// A read as the user sees it. A trace pipe's data is the kernel's, not modelled, and
     /// the host opens it O_NONBLOCK: it may hold data or be empty (EAGAIN), both allowed.
+    /// A seq_file read after its event was removed hands out what the last read left in the
+    /// buffer before `->start` refuses (seq_read_iter), so where a read came before, the rest
+    /// of that batch or ENODEV are both allowed: how much was left depends on the content.
     fn read_outcome(&mut self, handle: &str, len: usize) -> Outcome {
-        let pipe = self.handles.get(handle).is_some_and(|f| {
-            matches!(
-                self.inodes[f.inode.0].node,
-                Node::TraceFile(_, super::files::TraceFile::TracePipe)
-            )
-        });
+        let node = self
+            .handles
+            .get(handle)
+            .map(|f| self.inodes[f.inode.0].node);
+        let pipe = matches!(
+            node,
+            Some(Node::TraceFile(_, super::files::TraceFile::TracePipe))
+        );
+        let seq_held = self.handles.get(handle).is_some_and(|f| f.read_before)
+            && matches!(node, Some(Node::EventfsFile(e)) if e.kind.is_seq_file());
         match self.read(handle, len) {
             Ok(None) if pipe => Outcome::OneOf(vec![
                 Outcome::Ok(Value::Data { text: None }),
                 Outcome::Err(Errno::EAGAIN),
+            ]),
+            Err(Errno::ENODEV) if seq_held => Outcome::OneOf(vec![
+                Outcome::Ok(Value::Data { text: None }),
+                Outcome::Err(Errno::ENODEV),
             ]),
             r => r.map(|text| Value::Data { text }).into(),
         }
