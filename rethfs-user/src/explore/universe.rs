@@ -89,8 +89,18 @@ pub const NOT_GENERATED: &[(&str, &str)] = &[(
 /// A kernel function every kernel has, for kprobes and fprobes: `read(2)`'s VFS entry point.
 pub const KPROBE_SYMBOL: &str = "vfs_read";
 
-/// A tracepoint every kernel has, for tracepoint probes.
-pub const TRACEPOINT: &str = "sched_switch";
+/// Tracepoints every kernel has, one for each event of each group: 6.12 refuses a second
+/// tracepoint probe on a tracepoint one already probes (EEXIST: its tracepoint probe function
+/// is registered once per tracepoint), a rule the model does not have, so no two of a case's
+/// events share one.
+pub const TRACEPOINTS: [[&str; 3]; 2] = [
+    ["sched_switch", "sched_wakeup", "sched_waking"],
+    [
+        "sched_process_exit",
+        "sched_process_fork",
+        "sched_process_exec",
+    ],
+];
 
 /// Which dynamic-event interfaces the kernel offers.
 #[derive(Debug, Clone, Copy)]
@@ -191,7 +201,11 @@ impl Universe {
             EventKind::Kprobe | EventKind::DynamicKprobe => ("p", KPROBE_SYMBOL),
             EventKind::Kretprobe => ("r", KPROBE_SYMBOL),
             EventKind::Fprobe => ("f", KPROBE_SYMBOL),
-            EventKind::Tprobe => ("t", TRACEPOINT),
+            EventKind::Tprobe => {
+                let g = usize::from(group.ends_with('b'));
+                let e = EVENTS.iter().position(|x| *x == event).unwrap_or(0);
+                ("t", TRACEPOINTS[g][e])
+            }
             EventKind::Eprobe => return format!("e:{group}/{event} {group}.{}", EVENTS[0]),
         };
         format!("{p}:{group}/{event} {place}")
