@@ -122,6 +122,17 @@ impl<'u> State<'u> {
         }
     }
 
+    /// A directory of the case's own objects, for what changes one: elsewhere the host would
+    /// only skip it (tracefs's own top directories are not the run's).
+    fn own_dir(&self, rng: &mut Rng) -> String {
+        let dir = self.dir(rng);
+        if dir.contains(&self.own) {
+            dir
+        } else {
+            format!("{dir}/{}", self.groups[rng.below(2)])
+        }
+    }
+
     /// A file: of an event, of a group, of the instance, or `./` one in the current directory.
     fn file(&self, rng: &mut Rng) -> String {
         if self.cwd.is_some() && rng.chance(20) {
@@ -379,7 +390,7 @@ impl<'u> State<'u> {
             Kind::Getcwd => Action::Getcwd,
             Kind::Chmod => Action::Chmod {
                 path: if rng.chance(50) {
-                    self.dir(rng)
+                    self.own_dir(rng)
                 } else {
                     self.file(rng)
                 },
@@ -391,12 +402,7 @@ impl<'u> State<'u> {
                 gid: rng.chance(50).then(|| *rng.pick(&IDS)),
             },
             Kind::Refused => {
-                // Below the case's own objects, which the host runs it on (tracefs refuses);
-                // elsewhere the host would only skip it.
-                let mut dir = self.dir(rng);
-                if !dir.contains(&self.own) {
-                    dir = format!("{dir}/{}", self.groups[rng.below(2)]);
-                }
+                let dir = self.own_dir(rng);
                 match rng.below(5) {
                     0 => Action::Mkdir {
                         path: format!("{dir}/new"),

@@ -488,12 +488,22 @@ impl Model {
         if !f.writable {
             return Err(Errno::EBADF);
         }
-        match self.inodes[f.inode.0].node {
+        let node = self.inodes[f.inode.0].node;
+        let n = match node {
             Node::EventfsFile(file) => self.eventfs_write(file, data),
             Node::Control(c) => self.control_write(c, data),
             Node::TraceFile(tr, f) => self.trace_file_write(tr, f, data),
             _ => Ok(data.len()),
-        }
+        }?;
+        // Each write method moves the position past what it took (`*ppos += cnt`), so a
+        // read on the same handle continues there; rb_simple_write (tracing_on) moves it by
+        // one whatever it was given.
+        let step = match node {
+            Node::TraceFile(_, super::files::TraceFile::TracingOn) => 1,
+            _ => n,
+        };
+        self.handles.get_mut(handle).expect("checked").pos += step as i64;
+        Ok(n)
     }
 
     fn close(&mut self, handle: &str) -> Result<(), Errno> {
