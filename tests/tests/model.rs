@@ -7,7 +7,7 @@ use rethfs_tests::{output, text, unprivileged};
 use serde_json::Value;
 
 /// The built-in scenarios the catalogue must offer.
-const CATALOGUE: [&str; 13] = [
+const CATALOGUE: [&str; 14] = [
     "seed",
     "stale-fd",
     "busy",
@@ -21,6 +21,7 @@ const CATALOGUE: [&str; 13] = [
     "rename",
     "instance-files",
     "group-files",
+    "probe-kinds",
 ];
 
 /// The JSON of `rethfs model ARGS`, which exits 1 exactly when the model broke an invariant.

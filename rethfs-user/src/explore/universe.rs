@@ -27,7 +27,9 @@ pub enum EventKind {
     /// `t:` in `dynamic_events`: a probe on a tracepoint.
     Tprobe,
     /// `e:` in `dynamic_events`: an event probe, attached to the first event of its own
-    /// group (so that it soft-enables and pins only an event of the case's own).
+    /// group, so that it soft-enables and pins only an event of the case's own. The kernel
+    /// attaches eprobes to trace events and fprobe events only: on a kprobe or uprobe the
+    /// attempt is refused (ENODEV), which is a test too.
     Eprobe,
 }
 

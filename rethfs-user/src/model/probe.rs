@@ -88,7 +88,8 @@ impl Model {
     /// probe on an existing GRP/EVENT of the same kind joins it unless it differs in type or
     /// arguments or repeats a place; a name used by any other event is EEXIST. An eprobe
     /// first finds the event it attaches to (`find_and_get_event`, which passes over
-    /// ftrace's internal ones: ENODEV) and takes a reference on it; it never has siblings.
+    /// ftrace's internal events and kprobe, uprobe and eprobe events: ENODEV) and takes a
+    /// reference on it; it never has siblings.
     fn register_probe(&mut self, c: Create) -> Result<(), Errno> {
         let target = match &c.target {
             Some((system, event)) => Some(
@@ -97,7 +98,13 @@ impl Model {
                     .copied()
                     .find(|id| {
                         let t = &self.calls[id.0];
-                        t.group == *system && t.name == *event && !t.ftrace_internal
+                        t.group == *system
+                            && t.name == *event
+                            && !t.ftrace_internal
+                            && !matches!(
+                                t.kind,
+                                CallKind::Kprobe | CallKind::Uprobe | CallKind::Eprobe
+                            )
                     })
                     .ok_or(Errno::ENODEV)?,
             ),
@@ -119,6 +126,13 @@ impl Model {
                     return Err(Errno::EEXIST);
                 }
                 id
+            }
+            Some(id)
+                if matches!(c.kind, CallKind::Fprobe | CallKind::Tprobe)
+                    && !matches!(self.calls[id.0].kind, CallKind::Fprobe | CallKind::Tprobe)
+                    && self.policy.fprobe_name_clash_is_einval() =>
+            {
+                return Err(Errno::EINVAL);
             }
             Some(_) => return Err(Errno::EEXIST),
             None => {

@@ -40,6 +40,7 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         include_str!("catalogue/instance-files.toml"),
     ),
     ("group-files", include_str!("catalogue/group-files.toml")),
+    ("probe-kinds", include_str!("catalogue/probe-kinds.toml")),
 ];
 
 /// Scenarios that exist only on a host: made from its own tree, or concurrent.
