@@ -88,9 +88,10 @@ impl Policy {
         self >= Policy::V6_10
     }
 
-    /// An fprobe or tracepoint probe named like an event of another kind is refused with
-    /// EINVAL rather than EEXIST: seen on 7.3 (explore, seed 11), while 6.12 answers EEXIST;
-    /// the kernels between were not run.
+    /// An fprobe or tracepoint probe named like an existing event is refused with EINVAL
+    /// rather than EEXIST (or joining it): seen on 7.3 for a uprobe's name and for the same
+    /// fprobe twice (explore, seeds 11 and 7), while 6.12 answers EEXIST; the kernels between
+    /// were not run.
     pub fn fprobe_name_clash_is_einval(self) -> bool {
         self >= Policy::V6_17
     }

@@ -115,7 +115,11 @@ impl Model {
             .iter()
             .copied()
             .find(|id| self.calls[id.0].group == c.group && self.calls[id.0].name == c.event);
+        let fprobe = matches!(c.kind, CallKind::Fprobe | CallKind::Tprobe);
         let call = match existing {
+            Some(_) if fprobe && self.policy.fprobe_name_clash_is_einval() => {
+                return Err(Errno::EINVAL);
+            }
             Some(id) if self.calls[id.0].kind == c.kind && c.kind != CallKind::Eprobe => {
                 let siblings: Vec<&Probe> = self.probes.iter().filter(|p| p.call == id).collect();
                 let first = siblings.first().expect("a probe event has a probe");
@@ -126,13 +130,6 @@ impl Model {
                     return Err(Errno::EEXIST);
                 }
                 id
-            }
-            Some(id)
-                if matches!(c.kind, CallKind::Fprobe | CallKind::Tprobe)
-                    && !matches!(self.calls[id.0].kind, CallKind::Fprobe | CallKind::Tprobe)
-                    && self.policy.fprobe_name_clash_is_einval() =>
-            {
-                return Err(Errno::EINVAL);
             }
             Some(_) => return Err(Errno::EEXIST),
             None => {
