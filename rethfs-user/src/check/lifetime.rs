@@ -53,9 +53,14 @@ const COMPARED: &[LifetimeKind] = &[
     LifetimeKind::EiReleased,
 ];
 
-/// Whether `path` names one of the run's objects (a component is exactly `prefix`).
+/// Whether `path` names one of the run's objects: a component is `prefix`, or `prefix` and a
+/// letter (explore's groups `{own}a`, `{own}b`; `{own}1` would be another case's).
 pub fn ours(path: &str, prefix: &str) -> bool {
-    path.split('/').any(|c| c == prefix)
+    path.split('/').any(|c| {
+        c.strip_prefix(prefix).is_some_and(|rest| {
+            rest.is_empty() || (rest.len() == 1 && rest.as_bytes()[0].is_ascii_lowercase())
+        })
+    })
 }
 
 /// Whether the model's lifetimes of `path` are compared: the run's eventfs objects. The model
@@ -372,6 +377,15 @@ mod tests {
     use crate::target::Value;
 
     const P: &str = "rethfs_1_0";
+
+    #[test]
+    fn explores_groups_are_the_cases_own_and_other_cases_are_not() {
+        assert!(ours("events/rethfs_1_0/e0", P));
+        assert!(ours("events/rethfs_1_0a/e0", P));
+        assert!(!ours("events/rethfs_1_01/e0", P));
+        assert!(!ours("events/rethfs_1_0ab/e0", P));
+        assert!(!ours("events/sched", P));
+    }
 
     /// A kernel side that sees every kind.
     fn all() -> Scope<'static> {

@@ -113,7 +113,7 @@ pub struct Interfaces {
     pub dynamic_events: bool,
     /// `f:` and `t:` lines (CONFIG_FPROBE_EVENTS).
     pub fprobe_events: bool,
-    /// `e:` lines (CONFIG_EPROBE_EVENTS).
+    /// `e:` lines (CONFIG_EPROBE_EVENTS, or a kernel older than that option that parses them).
     pub eprobe_events: bool,
 }
 
@@ -168,7 +168,7 @@ impl Universe {
             } else if k.fprobe() && !offered.fprobe_events {
                 Some("the kernel is built without CONFIG_FPROBE_EVENTS")
             } else if k == EventKind::Eprobe && !offered.eprobe_events {
-                Some("the kernel is built without CONFIG_EPROBE_EVENTS")
+                Some("the kernel does not parse e: lines (CONFIG_EPROBE_EVENTS)")
             } else {
                 None
             };

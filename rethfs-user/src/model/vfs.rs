@@ -707,21 +707,62 @@ impl Model {
         })
     }
 
-    /// `renameat2` (fs/namei.c): `.` or `..` as a last component is EBUSY; both parents are
-    /// walked; the source must exist; a trailing slash on a file is ENOTDIR; moving a directory
+    /// `renameat2` (fs/namei.c): both parents are walked; then `.` or `..` as a last component
+    /// is EBUSY; the source must exist (looked up before the target); a trailing slash on a file is ENOTDIR; moving a directory
     /// below itself is EINVAL and over an ancestor of itself ENOTEMPTY (the `lock_rename` trap);
     /// a name renamed to itself succeeds untouched; a directory over a file is ENOTDIR, a file
     /// over a directory EISDIR; and then tracefs, which has no `->rename`, refuses: EPERM.
     fn rename(&mut self, from: &str, to: &str) -> Result<(), Errno> {
-        let dots = |p: &str| {
-            let last = Self::split(p).last().copied().unwrap_or(".");
-            last == "." || last == ".."
+        // filename_parentat of each path in turn: both parents are walked (and their dentries
+        // made) before anything is refused.
+        let old_dir = self.walk_to_parent(from)?;
+        let new_dir = match self.walk_to_parent(to) {
+            Ok(d) => d,
+            Err(e) => {
+                self.dput(old_dir.0);
+                return Err(e);
+            }
         };
-        if dots(from) || dots(to) {
+        let result = self.rename_in(&old_dir, &new_dir, from, to);
+        self.dput(old_dir.0);
+        self.dput(new_dir.0);
+        result
+    }
+
+    /// `filename_parentat`: the directory holding `path`'s last component, referenced, and
+    /// that component (`.` for a path that is only its start).
+    fn walk_to_parent(&mut self, path: &str) -> Result<(DentryId, String), Errno> {
+        let comps = Self::split(path);
+        let (last, dirs) = comps.split_last().map_or((".", &[][..]), |(l, d)| (*l, d));
+        let Walked::Found(dir) = self.walk(self.start_of(path), dirs, false)? else {
+            unreachable!("a full walk finds or fails");
+        };
+        if !self.inodes[self.inode_of(dir).0].dir {
+            self.dput(dir);
+            return Err(Errno::ENOTDIR);
+        }
+        Ok((dir, last.to_owned()))
+    }
+
+    /// After both parents: dot names EBUSY, then the source looked up (ENOENT if missing, and
+    /// then the target is never looked up), then the target.
+    fn rename_in(
+        &mut self,
+        (old_dir, old_last): &(DentryId, String),
+        (new_dir, new_last): &(DentryId, String),
+        from: &str,
+        to: &str,
+    ) -> Result<(), Errno> {
+        let dot = |l: &str| l == "." || l == "..";
+        if dot(old_last) || dot(new_last) {
             return Err(Errno::EBUSY);
         }
-        let old = self.walk_parent(from)?;
-        let new = match self.walk_parent(to) {
+        let old = self.walk(*old_dir, &[old_last], true)?;
+        if let Walked::Missing { .. } = old {
+            self.put_walked(&old);
+            return Err(Errno::ENOENT);
+        }
+        let new = match self.walk(*new_dir, &[new_last], true) {
             Ok(w) => w,
             Err(e) => {
                 self.put_walked(&old);

@@ -83,7 +83,8 @@ fn model_config(root: &Path, kconfig: &KernelConfig, policy: Policy) -> ModelCon
         events_entry_order,
         kprobe_events: root.join("kprobe_events").exists(),
         fprobe_events: on("CONFIG_FPROBE_EVENTS"),
-        eprobe_events: on("CONFIG_EPROBE_EVENTS"),
+        eprobe_events: on("CONFIG_EPROBE_EVENTS")
+            || host::eprobes_parse(root, &format!("rethfs_{}", std::process::id())),
         perf_events: kconfig.enabled("CONFIG_PERF_EVENTS") != Some(false),
         hist: on("CONFIG_HIST_TRIGGERS"),
         hist_debug: on("CONFIG_HIST_TRIGGERS_DEBUG"),
