@@ -81,11 +81,6 @@ impl Shown {
     }
 }
 
-fn write(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text)
-        .map_err(|e| Error::Failed(anyhow::anyhow!("{}: {e}", path.display())))
-}
-
 /// The running kernel's version, or the one `--kernel-policy` names.
 fn version(forced: Option<KernelVersion>) -> Result<(KernelVersion, String)> {
     let release = nix::sys::utsname::uname()
@@ -107,7 +102,7 @@ fn write_found(dir: &Path, findings: &[Found], origin: &found::Origin) -> Result
     let mut names = Vec::new();
     for (i, f) in findings.iter().enumerate() {
         let name = found::file_name(i + 1, f);
-        write(&dir.join(&name), &found::scenario_file(f, origin))?;
+        super::write_file(&dir.join(&name), &found::scenario_file(f, origin))?;
         names.push(dir.join(name).display().to_string());
     }
     Ok(names)
@@ -186,7 +181,7 @@ pub fn run(opts: &ProfileOptions, args: ExploreArgs) -> Result<u8> {
     print!("{}", report::explore::table(&report, &files));
     if let Some(path) = &args.json {
         let doc = summary(&report, &universe, &origin, &files, &dirty);
-        write(
+        super::write_file(
             path,
             &serde_json::to_string_pretty(&doc).map_err(anyhow::Error::from)?,
         )?;

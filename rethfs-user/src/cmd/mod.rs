@@ -7,3 +7,13 @@ pub mod explore;
 pub mod model;
 pub mod observe;
 pub mod run;
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// Writes an output file a command was asked for; the error names it.
+fn write_file(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text)
+        .map_err(|e| Error::Failed(anyhow::anyhow!("{}: {e}", path.display())))
+}

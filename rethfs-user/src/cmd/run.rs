@@ -32,11 +32,6 @@ pub struct RunOptions<'a> {
     pub allow_remount: bool,
 }
 
-fn write_file(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text)
-        .map_err(|e| Error::Failed(anyhow::anyhow!("{}: {e}", path.display())))
-}
-
 /// What `rethfs run` runs: catalogue or file scenarios, or the host-only ones.
 enum Job {
     Steps(Scenario),
@@ -244,7 +239,7 @@ pub fn run(opts: RunOptions) -> Result<u8> {
             .map_err(|e| Error::Failed(anyhow::anyhow!("{}: {e}", path.display())))?;
     }
     if let Some(path) = &opts.timeline {
-        write_file(path, &report::timeline::svg(&pictured))?;
+        super::write_file(path, &report::timeline::svg(&pictured))?;
     }
     if let Some(path) = &opts.json {
         let doc = serde_json::json!({
@@ -255,7 +250,7 @@ pub fn run(opts: RunOptions) -> Result<u8> {
             "finding_steps": transcripts,
             "host_left_dirty": dirty,
         });
-        write_file(
+        super::write_file(
             path,
             &serde_json::to_string_pretty(&doc).map_err(anyhow::Error::from)?,
         )?;
