@@ -111,7 +111,12 @@ impl Reconstructor {
                 };
                 self.birth(false, r.ei, path)
             }
-            K::EiPut => self.known(false, r.ei, r.name()),
+            // A file's dentry holds its parent directory's ei, so the dentry's name may not be
+            // the ei's: an ei never seen before is not named from it.
+            K::EiPut => self.eis.get(&r.ei).cloned().unwrap_or(Object {
+                path: r.name().to_owned(),
+                generation: 0,
+            }),
             k if k.is_ei() => self.known(false, r.ei, &r.path),
             _ => self.known(true, r.dentry, &r.path),
         };
@@ -292,6 +297,19 @@ mod tests {
         // A new ei at the released address is a new object.
         let again = rec(Hook::EiCreate, 0, 0xb0, 0xa0, "grp/ev");
         assert_eq!(r.feed(&again).map(|l| l.generation), Some(1));
+    }
+
+    #[test]
+    fn an_ei_first_seen_through_a_files_dentry_keeps_its_children_placed_by_name() {
+        let mut r = Reconstructor::new();
+        // `events/enable` goes; its d_fsdata is the boot-time `events` ei, never seen created.
+        let file = rec(Hook::EiDentryRelease, 0x20, 0x99, 0x10, "enable");
+        assert_eq!(r.feed(&file).map(|l| l.path), Some("enable".to_owned()));
+        let group = rec(Hook::EiCreate, 0, 0xa0, 0x99, "events/grp");
+        assert_eq!(
+            r.feed(&group).map(|l| l.path),
+            Some("events/grp".to_owned())
+        );
     }
 
     #[test]
