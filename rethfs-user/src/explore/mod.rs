@@ -28,7 +28,10 @@ use serde::Serialize;
 pub use universe::Universe;
 
 use crate::{
-    check::{self, Signature, Verdict, lifetime::Scope},
+    check::{
+        self, Signature, Verdict,
+        lifetime::{LifetimeCheck, Scope},
+    },
     error::Result,
     model::{Model, Policy},
     scenario::{self, Scenario, Transcript},
@@ -167,7 +170,20 @@ pub struct Report {
     /// Steps the host would not run (objects not the run's, remounts without
     /// `--allow-remount`), by reason: they tested nothing.
     pub skipped: std::collections::BTreeMap<String, u64>,
+    pub lifetimes: LifetimesCompared,
     pub findings: Vec<Found>,
+}
+
+/// How many cases had their lifetimes compared: a run without findings means little if none
+/// did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LifetimesCompared {
+    pub cases: u64,
+    /// Lifetime events of the cases' own objects, summed over the compared cases.
+    pub host_events: u64,
+    pub model_events: u64,
+    /// Cases not compared, by reason.
+    pub not_compared: std::collections::BTreeMap<String, u64>,
 }
 
 impl Report {
@@ -324,6 +340,7 @@ pub fn explore(
         planned: None,
         interrupted: false,
         skipped: Default::default(),
+        lifetimes: Default::default(),
         findings: Vec::new(),
     };
     let mut rng = match plan {
@@ -378,6 +395,20 @@ pub fn explore(
             if let crate::target::Outcome::Skipped(why) = &s.outcome {
                 *report
                     .skipped
+                    .entry(why.replace(&own, "{prefix}"))
+                    .or_default() += 1;
+            }
+        }
+        let lifetimes = &mut report.lifetimes;
+        match &judged.verdict.lifetimes {
+            LifetimeCheck::Made { host, model } => {
+                lifetimes.cases += 1;
+                lifetimes.host_events += *host as u64;
+                lifetimes.model_events += *model as u64;
+            }
+            LifetimeCheck::NotMade(why) => {
+                *lifetimes
+                    .not_compared
                     .entry(why.replace(&own, "{prefix}"))
                     .or_default() += 1;
             }
@@ -459,5 +490,21 @@ mod tests {
         });
         assert_eq!(Some(r.cases), r.planned);
         assert!(r.cases > 20);
+    }
+
+    /// Every case the model judges has its lifetimes compared, and they are not empty.
+    #[test]
+    fn the_lifetimes_each_case_compared_are_counted() {
+        let r = on_the_model(Plan::Random {
+            seed: 3,
+            max_steps: 6,
+            budget: Budget::Cases(200),
+        });
+        let l = &r.lifetimes;
+        assert_eq!((l.cases, l.not_compared.len()), (200, 0), "{l:?}");
+        assert!(
+            l.model_events > 200 && l.host_events == l.model_events,
+            "{l:?}"
+        );
     }
 }

@@ -35,6 +35,15 @@ pub fn table(r: &Report, files: &[String]) -> String {
             let _ = writeln!(out, "    {n:>7}  {}", brief(why));
         }
     }
+    let l = &r.lifetimes;
+    let _ = writeln!(
+        out,
+        "lifetimes compared in {} of {} cases ({} host, {} model events)",
+        l.cases, r.cases, l.host_events, l.model_events
+    );
+    for (why, n) in &l.not_compared {
+        let _ = writeln!(out, "    {n:>7}  not compared: {why}");
+    }
     if r.findings.is_empty() {
         let _ = writeln!(out, "no findings");
         return out;
