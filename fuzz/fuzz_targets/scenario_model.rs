@@ -15,7 +15,8 @@ use rethfs::{
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
-    let Ok(s) = Scenario::parse("fuzz.toml", &text) else {
+    // Threads as `rethfs model` runs them: one after another.
+    let Ok(s) = Scenario::parse("fuzz.toml", &text).map(|s| s.sequential()) else {
         return;
     };
     let prefix = format!("rethfs_{}", std::process::id());

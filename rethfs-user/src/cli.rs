@@ -55,10 +55,15 @@ pub enum Command {
     /// Run scenarios on the host's tracefs and on the model, and report every difference and
     /// every broken invariant (exit 1 if any).
     Run {
-        /// A built-in scenario, `catalogue` (all but the audit) or a scenario TOML file; repeat
-        /// for several (default: the catalogue and the audit).
+        /// A built-in scenario, `catalogue` (all but the audit and the races), `races` (the
+        /// concurrent ones) or a scenario TOML file; repeat for several (default: the
+        /// catalogue and the audit).
         #[arg(long, value_name = "NAME|FILE")]
         scenario: Vec<String>,
+        /// Also run the concurrent scenarios (they can oops a vulnerable kernel: a test VM is
+        /// the place for them).
+        #[arg(long)]
+        races: bool,
         /// Apply the model rules of this kernel version instead of the running kernel's.
         #[arg(long, value_name = "VERSION", value_parser = parse_version)]
         kernel_policy: Option<KernelVersion>,

@@ -21,6 +21,7 @@ pub mod host;
 pub mod model;
 pub mod observe;
 pub mod profile;
+pub mod race;
 pub mod report;
 pub mod scenario;
 pub mod session;

@@ -35,6 +35,7 @@ fn main() -> ExitCode {
         } => cmd::model::run(scenario.as_deref(), kernel, json),
         Command::Run {
             scenario,
+            races,
             kernel_policy,
             json,
             allow_remount,
@@ -48,6 +49,7 @@ fn main() -> ExitCode {
             trace,
             timeline,
             scenarios: scenario,
+            races,
             policy_version: kernel_policy,
             json,
             allow_remount,

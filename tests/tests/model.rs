@@ -170,3 +170,19 @@ fn tempfile() -> (String, std::fs::File) {
         .unwrap();
     (path.display().to_string(), f)
 }
+
+#[test]
+fn a_race_runs_on_the_model_as_one_sequence_with_each_threads_handles_its_own() {
+    let out = output(&mut unprivileged(&[
+        "model",
+        "--scenario",
+        "open-removal",
+        "--json",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let steps = doc["transcript"]["steps"].as_array().unwrap();
+    // Writer, file and dir threads once each: 2 + 3 + 4 steps.
+    assert_eq!(steps.len(), 9, "{}", text(&out));
+    assert!(doc.to_string().contains("\"file.f\""), "{doc}");
+}

@@ -430,3 +430,69 @@ fn bench_prints_figures_and_reasons() {
     assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
     assert!(text(&bad).contains("--cycles"), "{}", text(&bad));
 }
+
+/// A race that stays out of directory reads (safe on kernels whose eventfs_iterate oopses):
+/// a writer against readers that stat and read the event.
+const STAT_RACE: &str = r#"name = "stat-race"
+description = "a writer makes and removes an event while readers stat it and read its id"
+[[thread]]
+name = "writer"
+repeat = 300
+[[thread.step]]
+op = "control"
+file = "uprobe_events"
+line = "p:{prefix}/race {uprobe}"
+[[thread.step]]
+op = "control"
+file = "uprobe_events"
+line = "-:{prefix}/race"
+[[thread]]
+name = "stat"
+[[thread.step]]
+op = "stat"
+path = "events/{prefix}/race/enable"
+[[thread]]
+name = "id"
+[[thread.step]]
+op = "read-file"
+path = "events/{prefix}/race/id"
+"#;
+
+#[test]
+#[ignore = "host test: needs root and a real tracefs"]
+fn a_race_runs_its_threads_and_is_judged_as_a_history() {
+    let _serial = serial();
+    let before = host_state();
+    let dir = std::env::temp_dir().join(format!("rethfs-race-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    let (file, json) = (dir.join("race.toml"), dir.join("race.json"));
+    fs::write(&file, STAT_RACE).unwrap();
+    let out = output(&mut rethfs(&[
+        "run",
+        "--scenario",
+        file.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]));
+    let doc: Value = serde_json::from_slice(&fs::read(&json).unwrap()).unwrap();
+    fs::remove_dir_all(&dir).unwrap();
+    let v = &doc["verdicts"][0];
+    // Every writer call is in the history, and the readers ran beside it.
+    assert!(v["steps"].as_u64().unwrap() > 600, "{}", text(&out));
+    let notes = v["notes"].to_string();
+    assert!(
+        notes.contains("calls in") && notes.contains("writer"),
+        "{notes}"
+    );
+    assert!(notes.contains("linearizability: 1 set(s)"), "{notes}");
+    // A finding here would be the kernel's (or the checker's): either way it must show.
+    let status = v["status"].as_str().unwrap();
+    assert!(["pass", "violation"].contains(&status), "{}", text(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(status != "pass")),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(host_state(), before, "the race changed the host");
+}

@@ -1,8 +1,7 @@
 //! The verdict: host and model compared step by step, and invariants that must hold on
 //! either side applied to both.
 
-pub mod churn;
-mod compare;
+pub(crate) mod compare;
 mod invariants;
 pub mod lifetime;
 mod signature;

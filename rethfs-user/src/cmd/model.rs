@@ -7,15 +7,17 @@ use crate::{
     error::{Error, Result},
     model::{KernelVersion, Model, ModelConfig},
     report,
-    scenario::{self, CATALOGUE, Scenario},
+    scenario::{self, CATALOGUE, RACES, Scenario},
 };
 
 pub fn run(scenario: Option<&str>, kernel: Option<KernelVersion>, json: bool) -> Result<u8> {
     let Some(arg) = scenario else {
-        print!("{}", report::transcript::catalogue(CATALOGUE));
+        let all: Vec<(&str, &str)> = CATALOGUE.iter().chain(RACES).copied().collect();
+        print!("{}", report::transcript::catalogue(&all));
         return Ok(0);
     };
-    let scenario = Scenario::resolve(arg)?;
+    // A concurrent scenario as one sequence: the model alone has no threads to race.
+    let scenario = Scenario::resolve(arg)?.sequential();
     let (version, source) = match kernel {
         Some(v) => (v, "--kernel"),
         None => {

@@ -2,18 +2,15 @@
 //! policy, compared step by step, with the invariants applied to both; the host is checked to
 //! be left as it was found.
 
-use std::{
-    path::{Path, PathBuf},
-    time::Duration,
-};
+use std::path::{Path, PathBuf};
 
 use crate::{
-    check::{self, Status, Verdict},
+    check::{Status, Verdict},
     error::{Error, Result, require_root},
     model::KernelVersion,
     observe::Observer,
     report::{self, trace::ScenarioLifetimes},
-    scenario::{self, CATALOGUE, Scenario},
+    scenario::{self, CATALOGUE, RACES, Scenario},
     session::{self, HostSession, signals},
 };
 
@@ -27,42 +24,41 @@ pub struct RunOptions<'a> {
     /// An SVG timeline of the lifetimes.
     pub timeline: Option<PathBuf>,
     pub scenarios: Vec<String>,
+    /// Run the concurrent scenarios as well.
+    pub races: bool,
     pub policy_version: Option<KernelVersion>,
     pub json: Option<PathBuf>,
     pub allow_remount: bool,
 }
 
-/// What `rethfs run` runs: catalogue or file scenarios, or the host-only ones.
+/// What `rethfs run` runs: sequential or concurrent scenarios, or the audit.
 enum Job {
     Steps(Scenario),
     Audit,
-    Churn,
 }
 
-/// The named scenarios (`catalogue` names every built-in one but the audit), or by default the
-/// catalogue and the audit. churn is run only when named: on vulnerable kernels it oopses
-/// (see `HOST_ONLY`).
-fn jobs(names: &[String]) -> Result<Vec<Job>> {
-    let all: Vec<String>;
-    let names = if names.is_empty() {
-        all = CATALOGUE
-            .iter()
-            .map(|(n, _)| *n)
-            .chain(["audit"])
-            .map(str::to_owned)
-            .collect();
-        &all
-    } else {
-        names
-    };
+/// The named scenarios (`catalogue` names every sequential built-in one but the audit, `races`
+/// every concurrent one), or by default the catalogue and the audit, and the races too with
+/// `races`. On a host races run only when asked: on vulnerable kernels they oops.
+fn jobs(names: &[String], races: bool) -> Result<Vec<Job>> {
+    let mut all: Vec<String> = Vec::new();
+    if names.is_empty() {
+        all.extend(["catalogue", "audit"].map(str::to_owned));
+    }
+    if races && !names.iter().any(|n| n == "races") {
+        all.push("races".into());
+    }
     let mut out = Vec::new();
-    for n in names {
+    for n in names.iter().chain(&all) {
         match n.as_str() {
             "audit" => out.push(Job::Audit),
-            "churn" => out.push(Job::Churn),
-            // The built-in scenarios without the audit.
             "catalogue" => {
                 for (name, _) in CATALOGUE {
+                    out.push(Job::Steps(Scenario::resolve(name)?));
+                }
+            }
+            "races" => {
+                for (name, _) in RACES {
                     out.push(Job::Steps(Scenario::resolve(name)?));
                 }
             }
@@ -72,76 +68,8 @@ fn jobs(names: &[String]) -> Result<Vec<Job>> {
     Ok(out)
 }
 
-/// Churn cycles and the time bound of the `churn` scenario.
-const CHURN_CYCLES: usize = 2_000;
-const CHURN_LIMIT: Duration = Duration::from_secs(10);
-
-/// The `churn` scenario: host only (the model is sequential), judged by the removal oracle
-/// and by whether the kernel survived.
-fn churn(root: &Path, guard: &crate::host::cleanup::Guard) -> Verdict {
-    let prefix = format!("rethfs_{}", std::process::id());
-    // A kprobe where the kernel has them, else a uprobe on rethfs's own function.
-    let probe = if root.join("kprobe_events").exists() {
-        ("kprobe_events", "vfs_read".to_owned())
-    } else {
-        match crate::host::uprobe_target() {
-            Ok(t) => ("uprobe_events", t),
-            Err(e) => return Verdict::skipped("churn", format!("no uprobe target: {e}")),
-        }
-    };
-    let c = crate::host::churn::run(
-        root,
-        &prefix,
-        (probe.0, &probe.1),
-        CHURN_CYCLES,
-        CHURN_LIMIT,
-    );
-    let mut notes: Vec<String> = guard
-        .sweep()
-        .into_iter()
-        .map(|e| format!("cleanup: {e}"))
-        .collect();
-    notes.extend(
-        c.writer
-            .errors
-            .iter()
-            .map(|e| format!("writer stopped: {e}")),
-    );
-    let findings = check::churn::oracle(&c);
-    let found = c.reads.iter().filter(|o| o.found).count();
-    notes.push(format!(
-        "{} cycles against {} reads ({found} found the event)",
-        c.writer.cycles.len(),
-        c.reads.len()
-    ));
-    let status = if c.writer.cycles.is_empty() {
-        Status::Skipped(
-            c.writer
-                .errors
-                .first()
-                .cloned()
-                .unwrap_or_else(|| "no cycle ran".into()),
-        )
-    } else if findings.is_empty() {
-        Status::Pass
-    } else {
-        Status::Violation
-    };
-    Verdict {
-        scenario: "churn".into(),
-        status,
-        steps: c.writer.cycles.len(),
-        skipped_steps: 0,
-        findings,
-        notes,
-        lifetimes: check::LifetimeCheck::NotMade(
-            "churn is judged by its removal oracle; its model side is not run".into(),
-        ),
-    }
-}
-
 pub fn run(opts: RunOptions) -> Result<u8> {
-    let jobs = jobs(&opts.scenarios)?;
+    let jobs = jobs(&opts.scenarios, opts.races)?;
     require_root("run")?;
     // Signals first: from here on every exit path goes through the cleanup.
     signals::catch()?;
@@ -159,6 +87,7 @@ pub fn run(opts: RunOptions) -> Result<u8> {
     let mut pictured: Vec<ScenarioLifetimes> = Vec::new();
     let mut verdicts: Vec<Verdict> = Vec::new();
     let mut transcripts = Vec::new();
+    let mut histories = Vec::new();
     for (n, job) in jobs.into_iter().enumerate() {
         if signals::stopped() {
             break;
@@ -168,11 +97,18 @@ pub fn run(opts: RunOptions) -> Result<u8> {
         let s = match job {
             Job::Steps(s) => s.renamed(&prefix, &own),
             Job::Audit => scenario::audit(&session.config.events, &own),
-            Job::Churn => {
-                verdicts.push(churn(&session.root, session.guard()));
-                continue;
-            }
         };
+        if s.is_concurrent() {
+            let race = session.run_concurrent(&s, &own)?;
+            if !race.verdict.findings.is_empty() {
+                histories.push(serde_json::json!({
+                    "scenario": s.name,
+                    "smallest_failing": race.offending.as_ref().map(|(h, _)| h),
+                }));
+            }
+            verdicts.push(race.verdict);
+            continue;
+        }
         let case = session.run_case(&s, &own)?;
         let (h, m, v) = (case.host, case.model, case.verdict);
         if opts.trace.is_some() || opts.timeline.is_some() {
@@ -248,6 +184,7 @@ pub fn run(opts: RunOptions) -> Result<u8> {
             "policy": policy,
             "verdicts": verdicts,
             "finding_steps": transcripts,
+            "finding_histories": histories,
             "host_left_dirty": dirty,
         });
         super::write_file(

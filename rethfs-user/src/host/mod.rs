@@ -6,6 +6,7 @@ pub mod churn;
 pub mod cleanup;
 mod ftrace;
 mod getdents;
+pub mod kmsg;
 mod lock;
 mod observed;
 mod probe_syntax;

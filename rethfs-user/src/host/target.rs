@@ -53,6 +53,9 @@ pub struct HostTracefs {
     notes: Vec<String>,
     /// The mount options at start, put back after a remount step.
     remounted_from: Option<String>,
+    /// For a thread's target: the options to put back, read when the threads started (by
+    /// the time this thread remounts, another may have).
+    restore_to: Option<String>,
 }
 
 fn errno(e: io::Error) -> Errno {
@@ -162,6 +165,7 @@ impl HostTracefs {
             allow_remount,
             notes: Vec::new(),
             remounted_from: None,
+            restore_to: None,
         })
     }
 
@@ -231,6 +235,31 @@ impl HostTracefs {
     pub fn named(mut self, prefix: &str) -> Self {
         self.prefix = prefix.to_owned();
         self
+    }
+
+    /// A target for one thread of a concurrent scenario: the same root, current directory,
+    /// names and remount rule, with no handles of its own yet. A remount it makes is put
+    /// back, by [`HostTracefs::restore_mount`], to the options the mount has now, whichever
+    /// thread remounted first.
+    pub fn for_thread(&self) -> std::io::Result<Self> {
+        let held = |h: &Held| {
+            Ok::<_, std::io::Error>(Held {
+                fd: h.fd.try_clone()?,
+                at: h.at.clone(),
+            })
+        };
+        Ok(HostTracefs {
+            root: self.root.clone(),
+            top: held(&self.top)?,
+            cwd: held(&self.cwd)?,
+            prefix: self.prefix.clone(),
+            handles: HashMap::new(),
+            kernel: self.kernel.clone(),
+            allow_remount: self.allow_remount,
+            notes: Vec::new(),
+            remounted_from: None,
+            restore_to: self.allow_remount.then(|| self.ownership_options()),
+        })
     }
 
     /// Where `path` starts: the directory it is resolved beneath.
@@ -543,7 +572,11 @@ impl HostTracefs {
             }
             Action::Remount { options } => {
                 if self.remounted_from.is_none() {
-                    self.remounted_from = Some(self.ownership_options());
+                    self.remounted_from = Some(
+                        self.restore_to
+                            .clone()
+                            .unwrap_or_else(|| self.ownership_options()),
+                    );
                 }
                 nix::mount::mount(
                     None::<&str>,

@@ -116,3 +116,26 @@ impl ModelConfig {
         config
     }
 }
+
+impl ModelConfig {
+    /// The same build with only the static events of `groups`: a model for calls that touch
+    /// nothing else, as the linearizability search copies it often.
+    pub fn only_groups(&self, groups: &[String]) -> ModelConfig {
+        let keep = |g: &String| groups.contains(g);
+        ModelConfig {
+            events: self
+                .events
+                .iter()
+                .filter(|e| keep(&e.group))
+                .cloned()
+                .collect(),
+            instance_groups: self
+                .instance_groups
+                .iter()
+                .filter(|g| keep(g))
+                .cloned()
+                .collect(),
+            ..self.clone()
+        }
+    }
+}

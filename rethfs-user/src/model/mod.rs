@@ -229,6 +229,47 @@ impl Model {
     }
 }
 
+/// Feeds formatted text into a hasher, so a state is hashed without being printed whole.
+struct HashWriter<'a>(&'a mut std::collections::hash_map::DefaultHasher);
+
+impl std::fmt::Write for HashWriter<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        std::hash::Hasher::write(self.0, s.as_bytes());
+        Ok(())
+    }
+}
+
+impl Model {
+    /// A hash of everything later actions can observe (not the lifetimes recorded, nor the
+    /// generation counters), for the linearizability search's memo: equal states hash
+    /// equal; unequal ones almost never do.
+    pub fn fingerprint(&self) -> u64 {
+        use std::fmt::Write;
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        let mut handles: Vec<_> = self.handles.iter().collect();
+        handles.sort_by(|a, b| a.0.cmp(b.0));
+        let _ = write!(
+            HashWriter(&mut h),
+            "{} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+            self.last_ino,
+            self.dentries,
+            self.inodes,
+            self.eis,
+            self.trs,
+            self.systems,
+            self.files,
+            self.calls,
+            self.call_order,
+            self.probes,
+            self.event_types,
+            handles,
+            self.cwd,
+            self.instances_dir,
+        );
+        std::hash::Hasher::finish(&h)
+    }
+}
+
 impl Target for Model {
     fn describe(&self) -> String {
         format!("model (policy {})", self.policy)

@@ -48,5 +48,6 @@ pub fn audit(events: &[StaticEvent], instance: &str) -> Scenario {
             .into_iter()
             .map(|action| Step { action, line: 0 })
             .collect(),
+        threads: Vec::new(),
     }
 }

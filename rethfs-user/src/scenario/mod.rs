@@ -8,6 +8,7 @@
 
 mod audit;
 mod runner;
+mod thread;
 
 use std::{collections::HashSet, path::Path};
 
@@ -15,6 +16,7 @@ use serde::Deserialize;
 
 pub use audit::audit;
 pub use runner::{StepResult, Transcript, run, run_pair};
+pub use thread::{Bound, Thread};
 
 use crate::{
     error::Error,
@@ -43,23 +45,32 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     ("probe-kinds", include_str!("catalogue/probe-kinds.toml")),
 ];
 
-/// Scenarios that exist only on a host: made from its own tree, or concurrent.
-pub const HOST_ONLY: &[(&str, &str)] = &[
-    ("audit", audit::DESCRIPTION),
+/// Concurrent scenarios: threads racing on the host, judged as histories. They can oops a
+/// vulnerable kernel, so a host runs them only when asked (`--races`, or by name).
+pub const RACES: &[(&str, &str)] = &[
+    ("churn", include_str!("races/churn.toml")),
+    ("readdir-churn", include_str!("races/readdir-churn.toml")),
+    ("open-removal", include_str!("races/open-removal.toml")),
+    ("events-listing", include_str!("races/events-listing.toml")),
+    ("instance-rmdir", include_str!("races/instance-rmdir.toml")),
     (
-        "churn",
-        "One thread creates and removes a probe event while two stat, open and list it; nothing \
-         may find it strictly after a removal returned and before the next creation began, and \
-         the kernel must survive. Run only when named: it oopses 6.18 (eventfs_iterate).",
+        "remount-ownership",
+        include_str!("races/remount-ownership.toml"),
     ),
 ];
+
+/// Scenarios that exist only on a host: made from its own tree.
+pub const HOST_ONLY: &[(&str, &str)] = &[("audit", audit::DESCRIPTION)];
 
 /// A parsed, expanded and checked scenario.
 #[derive(Debug, Clone)]
 pub struct Scenario {
     pub name: String,
     pub description: String,
+    /// The setup: run on host and model in lockstep (all of a sequential scenario).
     pub steps: Vec<Step>,
+    /// Concurrent sections, run after the setup and judged as a history.
+    pub threads: Vec<Thread>,
 }
 
 #[derive(Debug, Clone)]
@@ -76,8 +87,53 @@ struct File {
     description: String,
     /// Each step is read as a table first and then as an [`Action`]: toml keeps the span of
     /// a plain table, but not of the fields of an internally tagged enum.
-    #[serde(rename = "step")]
+    #[serde(default, rename = "step")]
     steps: Vec<toml::Spanned<toml::Table>>,
+    #[serde(default, rename = "thread")]
+    threads: Vec<toml::Spanned<ThreadFile>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ThreadFile {
+    name: String,
+    repeat: Option<i64>,
+    duration_ms: Option<i64>,
+    #[serde(default, rename = "step")]
+    steps: Vec<toml::Spanned<toml::Table>>,
+}
+
+/// Reads each step table as an [`Action`] and checks it; `usage` places a message at a byte
+/// offset of the expanded text.
+fn parse_steps(
+    expanded: &str,
+    tables: Vec<toml::Spanned<toml::Table>>,
+    usage: &dyn Fn(usize, &str) -> Error,
+) -> Result<Vec<Step>, Error> {
+    let mut steps = Vec::with_capacity(tables.len());
+    for s in tables {
+        let span = s.span();
+        // A message naming a field is given at that field's line (`len`, `unknown field
+        // `pat``, an unknown variant at `op`), otherwise at the step's.
+        let refused = |message: &str| {
+            let named = message.split('`').skip(1).step_by(2);
+            let tag = message.contains("variant").then_some("op");
+            let at = named
+                .chain(tag)
+                .find_map(|word| key_in_step(expanded, span.start, word))
+                .unwrap_or(span.start);
+            usage(at, message)
+        };
+        let action: Action = toml::Value::Table(s.into_inner())
+            .try_into()
+            .map_err(|e: toml::de::Error| refused(e.message()))?;
+        action.check().map_err(|e| refused(&e.message))?;
+        steps.push(Step {
+            line: line_col(expanded, span.start).0,
+            action,
+        });
+    }
+    Ok(steps)
 }
 
 /// 1-based line and column of byte `at` in `text`.
@@ -91,7 +147,7 @@ fn line_col(text: &str, at: usize) -> (usize, usize) {
 impl Scenario {
     /// Finds a built-in scenario by name, or reads a TOML file.
     pub fn resolve(arg: &str) -> Result<Self, Error> {
-        if let Some((_, text)) = CATALOGUE.iter().find(|(n, _)| *n == arg) {
+        if let Some((_, text)) = CATALOGUE.iter().chain(RACES).find(|(n, _)| *n == arg) {
             return Self::parse(&format!("<built-in {arg}>"), text);
         }
         if HOST_ONLY.iter().any(|(n, _)| *n == arg) {
@@ -101,7 +157,7 @@ impl Scenario {
         }
         let path = Path::new(arg);
         if !path.exists() {
-            let names: Vec<&str> = CATALOGUE.iter().map(|(n, _)| *n).collect();
+            let names: Vec<&str> = CATALOGUE.iter().chain(RACES).map(|(n, _)| *n).collect();
             return Err(Error::Usage(format!(
                 "scenario `{arg}`: no built-in scenario of that name ({}) and no such file",
                 names.join(", ")
@@ -127,38 +183,103 @@ impl Scenario {
             Some(span) => usage(span.start, e.message()),
             None => Error::Usage(format!("{source}: {}", e.message().trim_end())),
         })?;
-        let mut steps = Vec::with_capacity(file.steps.len());
-        for s in file.steps {
-            let span = s.span();
-            // A message naming a field is given at that field's line (`len`, `unknown field
-            // `pat``, an unknown variant at `op`), otherwise at the step's.
-            let refused = |message: &str| {
-                let named = message.split('`').skip(1).step_by(2);
-                let tag = message.contains("variant").then_some("op");
-                let at = named
-                    .chain(tag)
-                    .find_map(|word| key_in_step(&expanded, span.start, word))
-                    .unwrap_or(span.start);
-                usage(at, message)
-            };
-            let action: Action = toml::Value::Table(s.into_inner())
-                .try_into()
-                .map_err(|e: toml::de::Error| refused(e.message()))?;
-            action.check().map_err(|e| refused(&e.message))?;
-            steps.push(Step {
-                line: line_col(&expanded, span.start).0,
-                action,
+        let at_line = |line: usize, m: String| Error::Usage(format!("{source}:{line}: {m}"));
+        let steps = parse_steps(&expanded, file.steps, &usage)?;
+        limits::THREADS
+            .check(file.threads.len() as i128)
+            .map_err(|e| Error::Usage(format!("{source}: {e}")))?;
+        let mut threads: Vec<Thread> = Vec::with_capacity(file.threads.len());
+        for t in file.threads {
+            let line = line_col(&expanded, t.span().start).0;
+            let t = t.into_inner();
+            thread::check_name(&t.name).map_err(|m| at_line(line, m))?;
+            if threads.iter().any(|o| o.name == t.name) {
+                return Err(at_line(line, format!("a second thread named `{}`", t.name)));
+            }
+            let bound = thread::bound(t.repeat, t.duration_ms).map_err(|m| at_line(line, m))?;
+            let steps = parse_steps(&expanded, t.steps, &usage)?;
+            if steps.is_empty() {
+                return Err(at_line(line, format!("thread `{}` has no step", t.name)));
+            }
+            if let Some((s, why)) = steps
+                .iter()
+                .find_map(|s| thread::refused_in_thread(&s.action).map(|w| (s, w)))
+            {
+                return Err(at_line(
+                    s.line,
+                    format!("`{}` cannot run in a thread: it {why}", s.action.op()),
+                ));
+            }
+            // A thread's handles are its own: it must open each one it uses, and close each
+            // one it opens, so every repetition starts with none.
+            check_steps(&steps).map_err(|(l, m)| at_line(l.unwrap_or(line), m))?;
+            if let Some(h) = thread::left_open(&steps) {
+                return Err(at_line(
+                    line,
+                    format!("thread `{}` leaves handle `{h}` open: close it", t.name),
+                ));
+            }
+            threads.push(Thread {
+                name: t.name,
+                line,
+                bound,
+                steps,
             });
         }
+        if !threads.is_empty() && threads.iter().all(|t| t.bound == Bound::WhileOthersRun) {
+            return Err(at_line(
+                threads[0].line,
+                "no thread has `repeat` or `duration_ms`: the threads would never end".into(),
+            ));
+        }
         check_steps(&steps).map_err(|(line, m)| match line {
-            Some(line) => Error::Usage(format!("{source}:{line}: {m}")),
+            Some(line) => at_line(line, m),
             None => Error::Usage(format!("{source}: {m}")),
         })?;
+        let all = steps.len() + threads.iter().map(|t| t.steps.len()).sum::<usize>();
+        limits::STEPS
+            .check(all as i128)
+            .map_err(|e| Error::Usage(format!("{source}: {e}")))?;
         Ok(Scenario {
             name: file.name,
             description: file.description,
             steps,
+            threads,
         })
+    }
+
+    /// Whether the scenario has threads, which run only where races are asked for.
+    pub fn is_concurrent(&self) -> bool {
+        !self.threads.is_empty()
+    }
+
+    /// The scenario as one sequence: the setup, then each thread's steps once, in order, with
+    /// their handles scoped. What the model alone can run of a concurrent scenario.
+    pub fn sequential(&self) -> Scenario {
+        let mut out = self.clone();
+        for t in std::mem::take(&mut out.threads) {
+            out.steps.extend(t.steps.iter().map(|s| Step {
+                action: t.scope_action(&s.action),
+                line: s.line,
+            }));
+        }
+        out
+    }
+
+    /// Every action of the scenario, setup and threads.
+    pub fn actions(&self) -> impl Iterator<Item = &Action> {
+        self.steps
+            .iter()
+            .chain(self.threads.iter().flat_map(|t| t.steps.iter()))
+            .map(|s| &s.action)
+    }
+
+    /// Every action of the scenario, setup and threads, to be rewritten in place.
+    fn actions_mut(&mut self) -> impl Iterator<Item = &mut Action> {
+        self.steps
+            .iter_mut()
+            .chain(self.threads.iter_mut().flat_map(|t| t.steps.iter_mut()))
+            .map(|s| &mut s.action)
     }
 
     /// A scenario made of `actions` by rethfs itself (explore), held to the same limits and
@@ -177,6 +298,9 @@ impl Scenario {
                 line: i + 1,
             });
         }
+        limits::STEPS
+            .check(steps.len() as i128)
+            .map_err(|e| e.message)?;
         check_steps(&steps).map_err(|(line, m)| match line {
             Some(l) => format!("step {l}: {m}"),
             None => m,
@@ -185,6 +309,7 @@ impl Scenario {
             name: name.to_owned(),
             description: description.to_owned(),
             steps,
+            threads: Vec::new(),
         })
     }
 
@@ -194,12 +319,38 @@ impl Scenario {
         let mut doc = toml::Table::new();
         doc.insert("name".into(), self.name.clone().into());
         doc.insert("description".into(), self.description.clone().into());
-        let steps: Vec<toml::Value> = self
-            .steps
+        let steps = |steps: &[Step]| -> toml::Value {
+            steps
+                .iter()
+                .map(|s| toml::Value::try_from(&s.action).expect("actions serialize to TOML"))
+                .collect::<Vec<_>>()
+                .into()
+        };
+        if !self.steps.is_empty() {
+            doc.insert("step".into(), steps(&self.steps));
+        }
+        let threads: Vec<toml::Value> = self
+            .threads
             .iter()
-            .map(|s| toml::Value::try_from(&s.action).expect("actions serialize to TOML"))
+            .map(|t| {
+                let mut table = toml::Table::new();
+                table.insert("name".into(), t.name.clone().into());
+                match t.bound {
+                    Bound::Times(n) => {
+                        table.insert("repeat".into(), (n as i64).into());
+                    }
+                    Bound::For(d) => {
+                        table.insert("duration_ms".into(), (d.as_millis() as i64).into());
+                    }
+                    Bound::WhileOthersRun => {}
+                }
+                table.insert("step".into(), steps(&t.steps));
+                table.into()
+            })
             .collect();
-        doc.insert("step".into(), steps.into());
+        if !threads.is_empty() {
+            doc.insert("thread".into(), threads.into());
+        }
         let mut text = toml::to_string(&doc).expect("a table serializes");
         for (from, to) in placeholders {
             text = text.replace(from, to);
@@ -212,9 +363,9 @@ impl Scenario {
     /// one left in the dcache are never met by a later one.
     pub fn renamed(&self, from: &str, to: &str) -> Scenario {
         let mut out = self.clone();
-        for s in &mut out.steps {
-            let text = serde_json::to_string(&s.action).expect("actions serialize");
-            s.action = serde_json::from_str(&text.replace(from, to)).expect("renamed action");
+        for a in out.actions_mut() {
+            let text = serde_json::to_string(a).expect("actions serialize");
+            *a = serde_json::from_str(&text.replace(from, to)).expect("renamed action");
         }
         out
     }
@@ -223,9 +374,9 @@ impl Scenario {
     /// the same name on rethfs's own function (`None` when the scenario has no kprobe).
     pub fn with_uprobe_stand_in(&self) -> Result<Option<Scenario>, Error> {
         use crate::target::ControlFile;
-        if !self.steps.iter().any(|s| {
+        if !self.actions().any(|a| {
             matches!(
-                &s.action,
+                a,
                 Action::Control {
                     file: ControlFile::KprobeEvents,
                     ..
@@ -236,8 +387,8 @@ impl Scenario {
         }
         let target = uprobe_target().map_err(Error::Environment)?;
         let mut out = self.clone();
-        for s in &mut out.steps {
-            if let Action::Control { file, line } = &mut s.action
+        for a in out.actions_mut() {
+            if let Action::Control { file, line } = a
                 && *file == ControlFile::KprobeEvents
             {
                 *file = ControlFile::UprobeEvents;
@@ -316,15 +467,12 @@ fn key_in_step(text: &str, header: usize, key: &str) -> Option<usize> {
     None
 }
 
-/// Across steps: the number of steps, every handle named by an open before it is used (a
+/// Across steps: every handle named by an open before it is used (a
 /// misspelt name), at most [`limits::OPEN_HANDLES`] open at once, and the reads' total.
 /// Using a closed handle or opening an open one again are tests (EBADF on both sides), as
 /// only the run can tell whether an open succeeded. Handles still open at the end are closed
 /// by the runner.
 fn check_steps(steps: &[Step]) -> Result<(), (Option<usize>, String)> {
-    limits::STEPS
-        .check(steps.len() as i128)
-        .map_err(|e| (None, e.message))?;
     let mut named: HashSet<&str> = HashSet::new();
     let mut open: HashSet<&str> = HashSet::new();
     let mut reads: i128 = 0;
@@ -370,7 +518,7 @@ mod tests {
 
     #[test]
     fn every_built_in_scenario_parses() {
-        for (name, _) in CATALOGUE {
+        for (name, _) in CATALOGUE.iter().chain(RACES) {
             let s = Scenario::resolve(name).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(&s.name, name);
         }
@@ -380,13 +528,19 @@ mod tests {
     fn every_built_in_scenario_is_written_back_as_it_was_read() {
         let prefix = format!("rethfs_{}", std::process::id());
         let uprobe = uprobe_target().unwrap();
-        for (name, _) in CATALOGUE {
+        for (name, _) in CATALOGUE.iter().chain(RACES) {
             let s = Scenario::resolve(name).unwrap();
             let text = s.to_toml(&[(&uprobe, "{uprobe}"), (&prefix, "{prefix}")]);
             let back = Scenario::parse(name, &text).unwrap_or_else(|e| panic!("{name}: {e}"));
-            let actions =
-                |s: &Scenario| s.steps.iter().map(|s| s.action.clone()).collect::<Vec<_>>();
+            let actions = |s: &Scenario| s.actions().cloned().collect::<Vec<_>>();
             assert_eq!(actions(&back), actions(&s), "{name}");
+            let threads = |s: &Scenario| {
+                s.threads
+                    .iter()
+                    .map(|t| (t.name.clone(), t.bound, t.steps.len()))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(threads(&back), threads(&s), "{name}");
             assert!(
                 text.contains("{prefix}") || !text.contains(&prefix),
                 "{name}"
@@ -474,5 +628,38 @@ mod tests {
             err.to_string().contains("no-such-scenario") && err.to_string().contains("seed"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn threads_are_held_to_their_rules_at_their_lines() {
+        let head = "name = \"x\"\ndescription = \"d\"\n";
+        let writer = "[[thread]]\nname = \"w\"\nrepeat = 3\n[[thread.step]]\nop = \"stat\"\npath = \"events\"\n";
+        let reader = "[[thread]]\nname = \"r\"\n[[thread.step]]\nop = \"open\"\npath = \"events\"\nhandle = \"h\"\n";
+        let err = |text: &str| Scenario::parse("f", text).unwrap_err().to_string();
+        // The reader's handle is never closed.
+        assert_eq!(
+            err(&format!("{head}{writer}{reader}")),
+            "f:9: thread `r` leaves handle `h` open: close it"
+        );
+        let closed = format!("{reader}[[thread.step]]\nop = \"close\"\nhandle = \"h\"\n");
+        let s = Scenario::parse("f", &format!("{head}{writer}{closed}")).unwrap();
+        assert_eq!(s.threads[1].bound, Bound::WhileOthersRun);
+        assert_eq!(s.sequential().steps.len(), 3);
+        assert!(
+            s.sequential()
+                .actions()
+                .any(|a| a.handle_use().opens == Some("r.h"))
+        );
+        // A thread may not use another's handle, nor move the shared current directory.
+        let other = format!("{writer}[[thread.step]]\nop = \"close\"\nhandle = \"h\"\n");
+        assert!(err(&format!("{head}{other}{closed}")).contains("handle `h` is used"));
+        let cd = writer.replace("op = \"stat\"", "op = \"chdir\"");
+        assert!(err(&format!("{head}{cd}")).contains("`chdir` cannot run in a thread"));
+        // Readers alone would never stop.
+        assert!(err(&format!("{head}{closed}")).contains("never end"));
+        let both = writer.replace("repeat = 3", "repeat = 3\nduration_ms = 5");
+        assert!(err(&format!("{head}{both}")).contains("not both"));
+        let zero = writer.replace("repeat = 3", "repeat = 0");
+        assert!(err(&format!("{head}{zero}")).contains("1..=1000000"));
     }
 }

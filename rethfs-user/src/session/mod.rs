@@ -3,9 +3,12 @@
 //! the cleanup guard, and runs cases: one scenario, under names of its own, on the host and
 //! the model in lockstep, judged, with everything it made removed before the next.
 
+mod concurrent;
 pub mod signals;
 
 use std::path::{Path, PathBuf};
+
+pub use concurrent::Race;
 
 use crate::{
     check::{self, Verdict},
@@ -205,16 +208,24 @@ impl HostSession {
         &self.guard
     }
 
+    /// `scenario` as this host runs it: with a uprobe for each kprobe where kprobes are
+    /// missing, and the note that says so.
+    fn stand_in(&self, scenario: &Scenario) -> Result<(Scenario, Option<&'static str>)> {
+        Ok(
+            match (self.config.kprobe_events, scenario.with_uprobe_stand_in()?) {
+                (false, Some(stand_in)) => (
+                    stand_in,
+                    Some("kprobes missing: a uprobe stands in for each kprobe"),
+                ),
+                _ => (scenario.clone(), None),
+            },
+        )
+    }
+
     /// Runs `scenario`, whose objects are named `own` (this session's prefix and a suffix of
     /// the case's), on host and model from a fresh state, and judges it; removes what it made.
     pub fn run_case(&mut self, scenario: &Scenario, own: &str) -> Result<Case> {
-        let (scenario, note) = match (self.config.kprobe_events, scenario.with_uprobe_stand_in()?) {
-            (false, Some(stand_in)) => (
-                stand_in,
-                Some("kprobes missing: a uprobe stands in for each kprobe"),
-            ),
-            _ => (scenario.clone(), None),
-        };
+        let (scenario, note) = self.stand_in(scenario)?;
         let host = HostTracefs::new(self.root.clone(), self.release.clone(), self.allow_remount)?
             .named(own);
         let mut model = self.template.clone();
@@ -224,7 +235,7 @@ impl HostSession {
             prefix: own,
             seen: self.seen.clone(),
         };
-        let (h, m, mut host, lifetimes) = match &self.live {
+        let (h, m, host, lifetimes) = match &self.live {
             Some(live) if live.observer.sees_lifetimes() => {
                 let mut observed = Observed::new(host, live, &mut self.reconstructor);
                 let (h, m) = scenario::run_pair(&mut observed, &mut model, &scenario, &stop, &keep);
@@ -243,22 +254,30 @@ impl HostSession {
                 (h, m, host, Err(unseen(self.live.as_ref())))
             }
         };
-        host.close_all();
-        let restore = host.restore_mount();
-        drop(host);
-        let _ = std::env::set_current_dir(&self.cwd);
-        let mut sweep_errors = self.guard.sweep();
-        sweep_errors.extend(restore.err());
+        let cleanup = self.end_case(host);
         let mut verdict = check::verdict(&h, &m, self.policy, lifetimes);
         verdict.notes.extend(note.map(str::to_owned));
-        verdict
-            .notes
-            .extend(sweep_errors.into_iter().map(|e| format!("cleanup: {e}")));
+        verdict.notes.extend(cleanup);
         Ok(Case {
             host: h,
             model: m,
             verdict,
         })
+    }
+
+    /// Closes what a case's `host` holds, puts its mount back, returns to the starting
+    /// directory and removes what the case made; the trouble met, as verdict notes.
+    fn end_case(&mut self, mut host: HostTracefs) -> Vec<String> {
+        host.close_all();
+        let restore = host.restore_mount();
+        drop(host);
+        let _ = std::env::set_current_dir(&self.cwd);
+        let mut errors = self.guard.sweep();
+        errors.extend(restore.err());
+        errors
+            .into_iter()
+            .map(|e| format!("cleanup: {e}"))
+            .collect()
     }
 
     /// Stops the observer and says what it saw, and what the session left changed on the

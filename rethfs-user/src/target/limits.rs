@@ -135,6 +135,31 @@ pub const FILE_SIZE: Limit = Limit {
     max: 4 * MIB,
 };
 
+/// `[[thread]]` sections of a concurrent scenario: more threads than that only take turns on
+/// the test machine's few CPUs, and the checker's search widens with each.
+pub const THREADS: Limit = Limit {
+    field: "thread",
+    what: "threads of a concurrent scenario",
+    min: 0,
+    max: 8,
+};
+
+/// A thread's `repeat`: times it runs its steps.
+pub const REPEAT: Limit = Limit {
+    field: "repeat",
+    what: "times a thread runs its steps",
+    min: 1,
+    max: 1_000_000,
+};
+
+/// A thread's `duration_ms`: how long it repeats its steps.
+pub const DURATION_MS: Limit = Limit {
+    field: "duration_ms",
+    what: "milliseconds a thread repeats its steps",
+    min: 1,
+    max: 600_000,
+};
+
 /// Every limit, for the README's table and its test.
 pub const ALL: &[Limit] = &[
     READ_LEN,
@@ -151,6 +176,9 @@ pub const ALL: &[Limit] = &[
     STEPS,
     OPEN_HANDLES,
     FILE_SIZE,
+    THREADS,
+    REPEAT,
+    DURATION_MS,
 ];
 
 /// A field outside its range, or a path the lexical rule refuses.

@@ -1,0 +1,771 @@
+//! Is a history linearizable against the model? Wing & Gong's search, with Porcupine's
+//! memo of visited (calls linearized, model state) pairs; partitioning is [`super::partition`].
+//!
+//! Written here rather than taken from `stateright` (whose tester wants the whole system as
+//! its own actor model) or `porcupine` (Go): the model is an existing `Target` whose state is
+//! a large arena, cloned only where the search branches, and two kinds of call are not plain
+//! operations:
+//!
+//! - *Observers* (`stat`, `fstat`, `read-file`, and a `list` that failed, whose directory the
+//!   model holds open from the first state it is there, as the kernel's listing held its fd)
+//!   change nothing the search compares, so each is placed greedily at the first state that
+//!   gives its result:
+//!   moving a read-only call earlier, to a point its real-time window allows, never invalidates
+//!   the rest of an order.
+//! - *Listings* (a `list` that succeeded) are not atomic: getdents runs while others create and
+//!   remove. A listing's window in the order runs from when every call that returned before
+//!   it began is placed to when the first call that began after it returned is; every name
+//!   present in every state of that window must appear, every name it gives must be present
+//!   in some state of it, and no name twice. It ends as soon as what it returned fits what its
+//!   window saw (a wider window only ever helps the listing itself), so it never branches.
+//!
+//! Everything else is a *step*, applied to the model in the order the search tries.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use super::history::Call;
+use crate::{
+    check::compare,
+    model::Model,
+    target::{Action, Outcome, Target, Value},
+};
+
+/// What the search found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Linearizable {
+    Yes,
+    /// No order works. `culprit` is the call every order that went furthest could not
+    /// place: the first to return among those left (an index into the calls).
+    No {
+        culprit: usize,
+    },
+    /// The search gave up after its budget of model steps.
+    Unknown {
+        nodes: u64,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Step,
+    Observer,
+    Listing,
+}
+
+/// Whether `c` changes the state the search compares (a step), rather than only reading it.
+pub fn is_step(c: &Call) -> bool {
+    role(c) == Role::Step
+}
+
+fn role(c: &Call) -> Role {
+    match (&c.action, &c.outcome) {
+        (Action::List { .. }, _) => Role::Listing,
+        (Action::Stat { .. } | Action::Fstat { .. } | Action::ReadFile { .. }, _) => Role::Observer,
+        _ => Role::Step,
+    }
+}
+
+/// What a listing has seen of its directory so far in the order being tried.
+#[derive(Debug, Clone, Hash, PartialEq, Eq)]
+struct Views {
+    /// Names in every state of the window (a state where the directory was missing has none).
+    always: BTreeSet<String>,
+    /// Names in some state of the window.
+    ever: BTreeSet<String>,
+    /// States in which the directory could be listed.
+    listable: usize,
+    /// Whether the model holds the directory open for a listing that failed, as the kernel's
+    /// held it from its open on (opened at the first state the directory was there): a
+    /// directory removed under an open handle fails the reads that follow.
+    held: bool,
+    /// The listing failed: it may end at any state that gives its error, as an observer.
+    failed: bool,
+}
+
+#[derive(Clone)]
+struct State {
+    model: Model,
+    /// Open listings by call index.
+    open: BTreeMap<usize, Views>,
+}
+
+/// One thing the search did, in order; replayed to rebuild a state it backtracks to.
+#[derive(Debug, Clone, Copy)]
+enum Entry {
+    Placed(usize),
+    /// A listing's window opened (its first view taken).
+    Opened(usize),
+}
+
+/// Branching points between two kept states: backtracking to a point replays at most this
+/// many points' worth of calls from the state kept before it. A state (the model seeded
+/// with a distribution kernel's tree) is about 2 MB and takes 2 ms to copy; keeping one per
+/// point would hold gigabytes on a long history.
+const CHECKPOINT_EVERY: usize = 256;
+
+/// The search over one history (one partition of one).
+struct Search<'h> {
+    calls: &'h [Call],
+    roles: Vec<Role>,
+    id_read: Vec<bool>,
+    /// A random key per call; a set of placed calls hashes to the XOR of its keys.
+    keys: Vec<u64>,
+    placed: Vec<bool>,
+    placed_hash: u64,
+    /// Unplaced calls by return time: the first is the one every next call must precede.
+    unplaced: BTreeSet<(u64, usize)>,
+    log: Vec<Entry>,
+    /// States kept at some branching points, with the log length there.
+    checkpoints: Vec<(usize, State)>,
+    branch_depth: usize,
+    /// The smallest unplaced index (calls are in call-time order).
+    first: usize,
+    memo: HashSet<(u64, u64, u64)>,
+    backtracked: bool,
+    /// The most calls any order placed, and the call it then waited for.
+    deepest: usize,
+    culprit: usize,
+    nodes: u64,
+    budget: u64,
+}
+/// The names `dir` lists in `model` now, or none if it cannot be listed.
+fn names(model: &mut Model, dir: &str) -> Option<BTreeSet<String>> {
+    let out = model.apply(&Action::List { path: dir.into() });
+    model.take_lifetimes();
+    match out {
+        Outcome::Ok(Value::Names { names }) => Some(names.into_iter().collect()),
+        _ => None,
+    }
+}
+
+/// The model's handle for listing `l`'s directory (no thread's handle has a `#`).
+fn list_handle(l: usize) -> String {
+    format!("#list.{l}")
+}
+
+/// Opens listing `l`'s directory in the model if it is there and not yet held.
+fn hold(model: &mut Model, views: &mut Views, l: usize, dir: &str) {
+    if !views.failed || views.held || views.listable == 0 {
+        return;
+    }
+    let opened = model.apply(&Action::Open {
+        path: dir.into(),
+        mode: crate::target::OpenMode::Directory,
+        handle: list_handle(l),
+    });
+    model.take_lifetimes();
+    views.held = opened.is_ok();
+}
+
+/// What reading `handle` from its start to the end gives, as `list` reads: the first error,
+/// or `Done`.
+fn read_to_error(model: &mut Model, handle: &str) -> Outcome {
+    model.apply(&Action::Seek {
+        handle: handle.into(),
+        pos: 0,
+    });
+    // A directory ends within a few reads; the bound only guards a model that never ends.
+    for _ in 0..4096 {
+        match model.apply(&Action::Getdents {
+            handle: handle.into(),
+            buffer: 32768,
+        }) {
+            Outcome::Ok(Value::Dirents { entries }) if !entries.is_empty() => {}
+            Outcome::Err(e) => return Outcome::Err(e),
+            _ => break,
+        }
+    }
+    Outcome::Ok(Value::Done)
+}
+
+impl Views {
+    fn first(seen: Option<BTreeSet<String>>) -> Views {
+        let listable = usize::from(seen.is_some());
+        let seen = seen.unwrap_or_default();
+        Views {
+            always: seen.clone(),
+            ever: seen,
+            listable,
+            held: false,
+            failed: false,
+        }
+    }
+
+    fn add(&mut self, seen: Option<BTreeSet<String>>) {
+        self.listable += usize::from(seen.is_some());
+        let seen = seen.unwrap_or_default();
+        self.always.retain(|n| seen.contains(n));
+        self.ever.extend(seen);
+    }
+
+    /// Whether the names a listing returned fit what its window saw.
+    fn fits(&self, got: &[String]) -> bool {
+        let mut once = HashSet::new();
+        self.listable > 0
+            && got.iter().all(|n| once.insert(n) && self.ever.contains(n))
+            && self.always.iter().all(|n| once.contains(n))
+    }
+}
+
+/// A 64-bit mix (splitmix64), for the calls' keys.
+pub(crate) fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+impl<'h> Search<'h> {
+    fn new(calls: &'h [Call], budget: u64) -> Self {
+        // What each handle was opened on, to know an `id` file when one is read.
+        let mut opened: std::collections::HashMap<&str, &str> = Default::default();
+        let id_read = calls
+            .iter()
+            .map(|c| match &c.action {
+                Action::Open { path, handle, .. } => {
+                    opened.insert(handle, path);
+                    false
+                }
+                Action::Read { handle, .. } => opened
+                    .get(handle.as_str())
+                    .is_some_and(|p| compare::is_id_file(p)),
+                Action::ReadFile { path } => compare::is_id_file(path),
+                _ => false,
+            })
+            .collect();
+        Search {
+            calls,
+            roles: calls.iter().map(role).collect(),
+            checkpoints: Vec::new(),
+            branch_depth: 0,
+            id_read,
+            keys: (0..calls.len() as u64).map(mix).collect(),
+            placed: vec![false; calls.len()],
+            placed_hash: 0,
+            unplaced: calls
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.ret(), i))
+                .collect(),
+            log: Vec::new(),
+            first: 0,
+            memo: HashSet::new(),
+            backtracked: false,
+            deepest: 0,
+            culprit: 0,
+            nodes: 0,
+            budget,
+        }
+    }
+
+    fn place(&mut self, i: usize) {
+        self.placed[i] = true;
+        self.placed_hash ^= self.keys[i];
+        self.unplaced.remove(&(self.calls[i].ret(), i));
+        self.log.push(Entry::Placed(i));
+        while self.first < self.calls.len() && self.placed[self.first] {
+            self.first += 1;
+        }
+    }
+
+    fn undo(&mut self, mark: usize) {
+        while self.log.len() > mark {
+            if let Some(Entry::Placed(i)) = self.log.pop() {
+                self.placed[i] = false;
+                self.placed_hash ^= self.keys[i];
+                self.unplaced.insert((self.calls[i].ret(), i));
+                self.first = self.first.min(i);
+            }
+        }
+    }
+
+    /// Opens listing `l`'s window at the state now.
+    fn open(&mut self, l: usize, st: &mut State) {
+        self.open_in(l, st);
+        self.log.push(Entry::Opened(l));
+    }
+
+    fn open_in(&self, l: usize, st: &mut State) {
+        let dir = self.dir(l);
+        let seen = names(&mut st.model, dir);
+        let mut views = Views::first(seen);
+        views.failed = !matches!(self.calls[l].outcome, Some(Outcome::Ok(_)));
+        hold(&mut st.model, &mut views, l, dir);
+        st.open.insert(l, views);
+    }
+
+    /// Rebuilds in `st` the state the log had at length `at`: the last kept state at or
+    /// before it, and what was done since replayed. Observers are not replayed: they change
+    /// nothing the search compares.
+    fn restore(&mut self, st: &mut State, at: usize) {
+        let (from, kept) = self
+            .checkpoints
+            .iter()
+            .rev()
+            .find(|(len, _)| *len <= at)
+            .expect("a state is kept at the first branching point");
+        *st = kept.clone();
+        for k in *from..at {
+            match self.log[k] {
+                Entry::Opened(l) => self.open_in(l, st),
+                Entry::Placed(i) => match self.roles[i] {
+                    Role::Step => {
+                        st.model.apply(&self.calls[i].action);
+                        st.model.take_lifetimes();
+                        self.add_views(st);
+                    }
+                    Role::Listing => {
+                        let ended = self.ends(i, st);
+                        debug_assert!(ended, "a listing replays as it ended");
+                    }
+                    Role::Observer => {}
+                },
+            }
+        }
+    }
+
+    fn add_views(&self, st: &mut State) {
+        let open: Vec<usize> = st.open.keys().copied().collect();
+        for l in open {
+            let dir = self.dir(l);
+            let seen = names(&mut st.model, dir);
+            let views = st.open.get_mut(&l).expect("open");
+            views.add(seen);
+            hold(&mut st.model, views, l, dir);
+        }
+    }
+
+    /// Whether the model, in its state now, gives call `i` the kernel's result.
+    fn gives(&self, i: usize, model: &mut Model) -> bool {
+        let m = model.apply(&self.calls[i].action);
+        model.take_lifetimes();
+        let h = self.calls[i]
+            .outcome
+            .as_ref()
+            .expect("only returned calls are searched");
+        compare::agrees_alone(h, &m, self.id_read[i]).is_none()
+    }
+
+    /// Applies step `i` and adds the state it leaves to every open listing's window.
+    fn step(&mut self, i: usize, st: &mut State) -> bool {
+        if !self.gives(i, &mut st.model) {
+            return false;
+        }
+        self.add_views(st);
+        self.place(i);
+        true
+    }
+
+    fn dir(&self, l: usize) -> &'h str {
+        match &self.calls[l].action {
+            Action::List { path } => path,
+            _ => unreachable!("only lists are listings"),
+        }
+    }
+
+    /// Ends listing `l` if its result fits its window so far.
+    fn end(&mut self, l: usize, st: &mut State) -> bool {
+        if !self.ends(l, st) {
+            return false;
+        }
+        self.place(l);
+        true
+    }
+
+    /// Whether listing `l` may end now, and if so ends it in `st` (its handle closed). Names
+    /// are judged entry by entry over the window. An error is either the directory's now
+    /// (an open that failed) or, when the model holds it open, what reading it from the
+    /// start gives now (a directory removed under the listing).
+    fn ends(&self, l: usize, st: &mut State) -> bool {
+        let views = &st.open[&l];
+        let handle = list_handle(l);
+        let fits = match &self.calls[l].outcome {
+            Some(Outcome::Ok(Value::Names { names })) => views.fits(names),
+            Some(got @ Outcome::Err(_)) => {
+                let held = views.held;
+                let now = st.model.apply(&self.calls[l].action);
+                let read = held.then(|| read_to_error(&mut st.model, &handle));
+                st.model.take_lifetimes();
+                now == *got || read.as_ref() == Some(got)
+            }
+            _ => false,
+        };
+        if fits && st.open.remove(&l).is_some_and(|v| v.held) {
+            st.model.apply(&Action::Close { handle });
+            st.model.take_lifetimes();
+        }
+        fits
+    }
+
+    /// Tries to place every unplaced call from state `st`; on failure the placements made
+    /// below are undone and `st` is left in no particular state.
+    fn search(&mut self, st: &mut State) -> Result<bool, u64> {
+        let mark = self.log.len();
+        loop {
+            let Some(&(min_ret, holder)) = self.unplaced.first() else {
+                return Ok(true);
+            };
+            if self.log.len() >= self.deepest {
+                (self.deepest, self.culprit) = (self.log.len(), holder);
+            }
+            self.nodes += 1;
+            if self.nodes > self.budget {
+                return Err(self.nodes);
+            }
+            // Observers that fit now are placed; listings that may now begin, begin.
+            let mut progressed = false;
+            let mut steps = Vec::new();
+            let mut i = self.first;
+            while i < self.calls.len() && self.calls[i].call_ns < min_ret {
+                if !self.placed[i] {
+                    match self.roles[i] {
+                        Role::Observer => {
+                            if self.gives(i, &mut st.model) {
+                                self.place(i);
+                                progressed = true;
+                            }
+                        }
+                        Role::Listing => {
+                            if !st.open.contains_key(&i) {
+                                self.open(i, st);
+                            }
+                            // A failed listing is placed like an observer, where it fits.
+                            if st.open[&i].failed && self.end(i, st) {
+                                progressed = true;
+                            }
+                        }
+                        Role::Step => steps.push(i),
+                    }
+                }
+                i += 1;
+            }
+            if progressed {
+                continue;
+            }
+            // The listing every next call waits for ends as soon as its window fits its
+            // result: ending it later only matters to itself, and it already fits. Until it
+            // fits, only steps can come next.
+            if self.roles[holder] == Role::Listing && self.end(holder, st) {
+                continue;
+            }
+            let choices = steps.len();
+            if choices == 0 {
+                self.undo(mark);
+                return Ok(false);
+            }
+            let try_choice = |s: &mut Self, k: usize, st: &mut State| s.step(steps[k], st);
+            if choices == 1 {
+                if !try_choice(self, 0, st) {
+                    self.undo(mark);
+                    return Ok(false);
+                }
+                continue;
+            }
+            // Until the search first backtracks it cannot come back to a state, so the memo
+            // (whose key hashes the whole model) starts then.
+            if self.backtracked {
+                let open_hash = {
+                    use std::hash::{Hash, Hasher};
+                    let mut h = std::collections::hash_map::DefaultHasher::new();
+                    st.open.hash(&mut h);
+                    h.finish()
+                };
+                let key = (self.placed_hash, st.model.fingerprint(), open_hash);
+                if !self.memo.insert(key) {
+                    self.undo(mark);
+                    return Ok(false);
+                }
+            }
+            let node = self.log.len();
+            let kept = self.branch_depth.is_multiple_of(CHECKPOINT_EVERY);
+            if kept {
+                self.checkpoints.push((node, st.clone()));
+            }
+            self.branch_depth += 1;
+            for k in 0..choices {
+                if k > 0 {
+                    self.backtracked = true;
+                    self.restore(st, node);
+                }
+                if try_choice(self, k, st) && self.search(st)? {
+                    return Ok(true);
+                }
+                self.undo(node);
+            }
+            self.branch_depth -= 1;
+            if kept {
+                self.checkpoints.pop();
+            }
+            self.undo(mark);
+            return Ok(false);
+        }
+    }
+}
+
+/// Whether `calls` (in call-time order, every one returned) are linearizable from `model`,
+/// trying at most `budget` search nodes.
+pub fn check(calls: &[Call], model: &Model, budget: u64) -> Linearizable {
+    debug_assert!(
+        calls.is_sorted_by_key(|c| c.call_ns),
+        "calls in call-time order"
+    );
+    let mut search = Search::new(calls, budget);
+    let mut st = State {
+        model: model.clone(),
+        open: BTreeMap::new(),
+    };
+    match search.search(&mut st) {
+        Ok(true) => Linearizable::Yes,
+        Ok(false) => Linearizable::No {
+            culprit: search.culprit,
+        },
+        Err(nodes) => Linearizable::Unknown { nodes },
+    }
+}
+
+/// Stack for the search: it recurses once per branching point, up to once per call.
+const SEARCH_STACK: usize = 1 << 30;
+
+/// [`check`] on a thread of its own with a stack deep enough for a whole history (the
+/// stack is reserved, not used, until the search goes deep).
+pub fn on_big_stack(calls: &[Call], model: &Model, budget: u64) -> Linearizable {
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("linearize".into())
+            .stack_size(SEARCH_STACK)
+            .spawn_scoped(s, || check(calls, model, budget))
+            .expect("a thread for the search")
+            .join()
+            .expect("the search does not panic")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        model::{ModelConfig, Policy},
+        target::ControlFile,
+    };
+
+    fn exe() -> String {
+        std::env::current_exe().unwrap().display().to_string()
+    }
+
+    fn make(e: &str) -> Action {
+        Action::Control {
+            file: ControlFile::UprobeEvents,
+            line: format!("p:g/{e} {}:0x1000", exe()),
+        }
+    }
+
+    fn remove(e: &str) -> Action {
+        Action::Control {
+            file: ControlFile::UprobeEvents,
+            line: format!("-:g/{e}"),
+        }
+    }
+
+    fn stat(e: &str) -> Action {
+        Action::Stat {
+            path: format!("events/g/{e}/enable"),
+        }
+    }
+
+    fn list() -> Action {
+        Action::List {
+            path: "events/g".into(),
+        }
+    }
+
+    /// Calls `(thread, action, call, return)`, their results those of the model running
+    /// them one at a time in `order`.
+    fn history(script: &[(usize, Action, u64, u64)], order: &[usize]) -> Vec<Call> {
+        let mut m = Model::new(Policy::V6_17, ModelConfig::default());
+        let mut calls: Vec<Call> = script
+            .iter()
+            .map(|(t, a, c, r)| Call {
+                thread: *t,
+                action: a.clone(),
+                line: 0,
+                call_ns: *c,
+                return_ns: Some(*r),
+                outcome: None,
+            })
+            .collect();
+        for &i in order {
+            calls[i].outcome = Some(m.apply(&calls[i].action));
+        }
+        calls.sort_by_key(|c| c.call_ns);
+        calls
+    }
+
+    fn verdict(calls: &[Call]) -> Linearizable {
+        let model = Model::new(Policy::V6_17, ModelConfig::default());
+        on_big_stack(calls, &model, 1_000_000)
+    }
+
+    fn is_no(l: &Linearizable) -> bool {
+        matches!(l, Linearizable::No { .. })
+    }
+
+    #[test]
+    fn a_stat_that_finds_an_event_after_its_removal_returned_is_not_linearizable() {
+        let script = [
+            (0, make("e"), 0, 10),
+            (0, remove("e"), 20, 30),
+            (1, stat("e"), 12, 18),
+            (1, stat("e"), 32, 40),
+        ];
+        // Found while it existed, gone after: fine.
+        assert_eq!(verdict(&history(&script, &[0, 2, 1, 3])), Linearizable::Yes);
+        // The second stat claims what the first saw, after the removal returned.
+        let mut stale = history(&script, &[0, 2, 1, 3]);
+        stale[3].outcome = stale[1].outcome.clone();
+        assert!(is_no(&verdict(&stale)));
+        // Overlapping the removal, either answer is allowed.
+        let overlapping = [
+            (0, make("e"), 0, 10),
+            (0, remove("e"), 20, 30),
+            (1, stat("e"), 25, 35),
+        ];
+        assert_eq!(
+            verdict(&history(&overlapping, &[0, 2, 1])),
+            Linearizable::Yes
+        );
+        assert_eq!(
+            verdict(&history(&overlapping, &[0, 1, 2])),
+            Linearizable::Yes
+        );
+    }
+
+    #[test]
+    fn a_listing_is_judged_entry_by_entry_over_its_window() {
+        let script = [
+            (0, make("a"), 0, 1),
+            (0, make("b"), 10, 20),
+            (0, remove("a"), 30, 40),
+            (1, list(), 5, 35),
+        ];
+        // Sorted by call time, the listing is the second call.
+        let mut calls = history(&script, &[0, 1, 2, 3]);
+        // The group's own files (`enable`, `filter`) are there throughout.
+        let Some(Outcome::Ok(Value::Names { names: all })) = &calls[1].outcome else {
+            panic!("the model lists the group")
+        };
+        let own: Vec<String> = all.iter().filter(|n| *n != "b").cloned().collect();
+        let names = |n: &[&str]| {
+            Some(Outcome::Ok(Value::Names {
+                names: n.iter().map(|s| s.to_string()).chain(own.clone()).collect(),
+            }))
+        };
+        // `a` then gone, `b` made meanwhile: any mix of the two, each at most once.
+        for ok in [&["a"][..], &["b"], &["a", "b"], &[]] {
+            calls[1].outcome = names(ok);
+            assert_eq!(verdict(&calls), Linearizable::Yes, "{ok:?}");
+        }
+        calls[1].outcome = names(&["a", "a"]);
+        assert!(is_no(&verdict(&calls)), "a name twice");
+        calls[1].outcome = names(&["c"]);
+        assert!(is_no(&verdict(&calls)), "a name never there");
+        // `a` exists through the whole of a listing that ends before its removal begins.
+        let mut short = history(&[(0, make("a"), 0, 1), (1, list(), 2, 8)], &[0, 1]);
+        short[1].outcome = names(&[]);
+        assert!(own.iter().all(|n| n != "a"));
+        assert!(is_no(&verdict(&short)), "a name there throughout, missing");
+    }
+
+    #[test]
+    fn the_search_backtracks_to_find_the_order_that_works() {
+        // Two threads make the same event at once: whichever is placed first succeeds.
+        let script = [(0, make("e"), 0, 10), (1, make("e"), 1, 11)];
+        let calls = history(&script, &[1, 0]);
+        assert!(calls[0].outcome.as_ref().is_some_and(|o| !o.is_ok()));
+        assert_eq!(verdict(&calls), Linearizable::Yes);
+        // Both succeeding has no order.
+        let mut both = calls.clone();
+        both[0].outcome = both[1].outcome.clone();
+        assert!(is_no(&verdict(&both)));
+        // Not overlapping, the order is fixed: the later one cannot have been first.
+        let apart = [(0, make("e"), 0, 10), (1, make("e"), 20, 30)];
+        assert!(is_no(&verdict(&history(&apart, &[1, 0]))));
+    }
+
+    /// Threads' calls made one at a time by the model, each call's window opening up to 30
+    /// ticks before its point and closing up to 30 after: always linearizable.
+    #[test]
+    fn a_history_the_model_made_one_call_at_a_time_is_linearizable() {
+        let programs = [
+            vec![make("churn"), remove("churn")],
+            vec![stat("churn")],
+            vec![Action::ReadFile {
+                path: "events/g/churn/id".into(),
+            }],
+            vec![list()],
+        ];
+        let model = Model::new(Policy::V6_17, ModelConfig::default());
+        let mut calls = super::super::simulate::history(&model, &programs, 5000, 0x5eed);
+        assert_eq!(verdict(&calls), Linearizable::Yes);
+        // One stale answer breaks it: a stat that found the event long after the last removal.
+        let found = calls
+            .iter()
+            .find(|c| {
+                matches!(c.action, Action::Stat { .. })
+                    && c.outcome.as_ref().is_some_and(Outcome::is_ok)
+            })
+            .cloned()
+            .expect("some stat found the event");
+        let end = calls.iter().filter_map(|c| c.return_ns).max().unwrap();
+        calls.push(Call {
+            thread: 1,
+            call_ns: end + 10,
+            return_ns: Some(end + 11),
+            ..found
+        });
+        let last_is_removal = calls
+            .iter()
+            .rev()
+            .find(|c| c.thread == 0)
+            .is_some_and(|c| c.action == remove("churn"));
+        assert_eq!(is_no(&verdict(&calls)), last_is_removal);
+    }
+
+    #[test]
+    fn a_listing_may_fail_as_a_directory_removed_under_it_does() {
+        // What the model gives a directory read after it was removed under an open handle.
+        let mut m = Model::new(Policy::V6_17, ModelConfig::default());
+        m.apply(&make("e"));
+        let dir = "events/g/e";
+        m.apply(&Action::Open {
+            path: dir.into(),
+            mode: crate::target::OpenMode::Directory,
+            handle: "h".into(),
+        });
+        m.apply(&remove("e"));
+        let after = read_to_error(&mut m, "h");
+        assert!(!after.is_ok(), "{after}");
+        let list = Action::List { path: dir.into() };
+        let mut racing = history(
+            &[
+                (0, make("e"), 0, 1),
+                (0, remove("e"), 5, 10),
+                (1, list.clone(), 2, 20),
+            ],
+            &[0, 1, 2],
+        );
+        assert!(racing[1].outcome.as_ref().is_some_and(|o| *o != after));
+        racing[1].outcome = Some(after.clone());
+        assert_eq!(verdict(&racing), Linearizable::Yes, "{after}");
+        // Begun after the removal returned, the open itself fails instead.
+        let mut late = history(
+            &[
+                (0, make("e"), 0, 1),
+                (0, remove("e"), 5, 10),
+                (1, list, 12, 20),
+            ],
+            &[0, 1, 2],
+        );
+        late[2].outcome = Some(after);
+        assert!(is_no(&verdict(&late)));
+    }
+}

@@ -1,0 +1,187 @@
+//! The smallest sub-history found that still fails for the same reason: the calls around the
+//! culprit (the call no order could place), from as late a start as still fails, then the
+//! readers' calls in it dropped (steps stay: dropping one would change every state after it)
+//! while three things hold:
+//!
+//! - the calls kept are not linearizable;
+//! - without the culprit they are: the failure is the culprit's;
+//! - when it was so for the whole history, the culprit's result is possible at some time,
+//!   given the calls kept (its window widened to all of theirs makes them linearizable): a cut
+//!   that merely drops what made the result possible (the removal behind an ENOENT) does not
+//!   count.
+//!
+//! A sub-history is an explanation, not the proof: the proof is the whole history failing.
+
+use std::time::{Duration, Instant};
+
+use super::{
+    history::Call,
+    linearize::{self, Linearizable},
+};
+use crate::model::Model;
+
+/// How long shrinking may take before it settles for what it has.
+const SHRINK_TIME: Duration = Duration::from_secs(20);
+
+struct Shrink<'a> {
+    calls: &'a [Call],
+    model: &'a Model,
+    culprit: usize,
+    /// Whether the culprit's result is possible once its window is widened.
+    widened_holds: bool,
+}
+
+impl Shrink<'_> {
+    fn judge(&self, keep: &[usize], widen: bool) -> Linearizable {
+        let (first, last) = (
+            keep.iter()
+                .map(|&i| self.calls[i].call_ns)
+                .min()
+                .unwrap_or(0),
+            keep.iter().map(|&i| self.calls[i].ret()).max().unwrap_or(0),
+        );
+        let mut sub: Vec<Call> = keep
+            .iter()
+            .map(|&i| {
+                let mut c = self.calls[i].clone();
+                if widen && i == self.culprit {
+                    (c.call_ns, c.return_ns) = (first, Some(last));
+                }
+                c
+            })
+            .collect();
+        sub.sort_by_key(|c| c.call_ns);
+        linearize::on_big_stack(&sub, self.model, super::BUDGET)
+    }
+
+    fn linearizable(&self, keep: &[usize], widen: bool) -> bool {
+        self.judge(keep, widen) == Linearizable::Yes
+    }
+
+    /// Whether `keep` (which holds the culprit) fails for the culprit's reason.
+    fn fails(&self, keep: &[usize]) -> bool {
+        let without: Vec<usize> = keep
+            .iter()
+            .copied()
+            .filter(|&i| i != self.culprit)
+            .collect();
+        matches!(self.judge(keep, false), Linearizable::No { .. })
+            && self.linearizable(&without, false)
+            && (!self.widened_holds || self.linearizable(keep, true))
+    }
+}
+
+/// Indices of a small sub-history of `calls` (which fail as a whole, `culprit` being the call
+/// the search could not place) that fails for the same reason; the whole history when no
+/// smaller one was found in time.
+pub fn minimal(calls: &[Call], model: &Model, culprit: usize) -> Vec<usize> {
+    let started = Instant::now();
+    let all: Vec<usize> = (0..calls.len()).collect();
+    let mut s = Shrink {
+        calls,
+        model,
+        culprit,
+        widened_holds: false,
+    };
+    s.widened_holds = s.linearizable(&all, true);
+    // The calls up to the culprit's return, from ever earlier ones: the first window that
+    // fails for the culprit's reason.
+    let end = calls
+        .iter()
+        .rposition(|c| c.call_ns < calls[culprit].ret())
+        .unwrap_or(culprit);
+    let mut keep = all.clone();
+    let mut back = 8;
+    while started.elapsed() < SHRINK_TIME {
+        let start = culprit.saturating_sub(back);
+        let window: Vec<usize> = (start..=end).collect();
+        if s.fails(&window) {
+            keep = window;
+            break;
+        }
+        if start == 0 {
+            break;
+        }
+        back *= 2;
+    }
+    // Then readers' calls dropped, in halves, quarters, ... then one by one.
+    let mut chunk = keep.len() / 2;
+    while chunk >= 1 && started.elapsed() < SHRINK_TIME {
+        let mut at = 0;
+        while at < keep.len() && started.elapsed() < SHRINK_TIME {
+            let end = (at + chunk).min(keep.len());
+            let without: Vec<usize> = keep
+                .iter()
+                .enumerate()
+                .filter(|&(k, &i)| {
+                    !(at..end).contains(&k) || i == culprit || linearize::is_step(&calls[i])
+                })
+                .map(|(_, &i)| i)
+                .collect();
+            if without.len() < keep.len() && s.fails(&without) {
+                keep = without;
+            } else {
+                at = end;
+            }
+        }
+        chunk /= 2;
+    }
+    keep
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        model::{ModelConfig, Policy},
+        target::{Action, ControlFile, Target},
+    };
+
+    #[test]
+    fn a_stale_stat_shrinks_to_the_creation_the_removal_and_itself() {
+        let exe = std::env::current_exe().unwrap().display().to_string();
+        let control = |line: String| Action::Control {
+            file: ControlFile::UprobeEvents,
+            line,
+        };
+        let stat = Action::Stat {
+            path: "events/g/e/enable".into(),
+        };
+        let mut m = Model::new(Policy::V6_17, ModelConfig::default());
+        let start = m.clone();
+        let mut calls = Vec::new();
+        let mut at = |thread, action: Action, t: u64, m: &mut Model| {
+            let outcome = Some(m.apply(&action));
+            calls.push(Call {
+                thread,
+                action,
+                line: 0,
+                call_ns: t,
+                return_ns: Some(t + 5),
+                outcome,
+            });
+        };
+        // Unrelated traffic around one stale answer.
+        at(1, stat.clone(), 0, &mut m);
+        at(0, control(format!("p:g/e {exe}:0x1000")), 10, &mut m);
+        at(1, stat.clone(), 20, &mut m);
+        at(
+            2,
+            Action::List {
+                path: "events".into(),
+            },
+            25,
+            &mut m,
+        );
+        at(0, control("-:g/e".into()), 30, &mut m);
+        at(1, stat.clone(), 40, &mut m);
+        let found = calls[2].outcome.clone();
+        calls[5].outcome = found;
+        let Linearizable::No { culprit } = linearize::on_big_stack(&calls, &start, 1_000_000)
+        else {
+            panic!("a stat after the removal found the event");
+        };
+        assert_eq!(culprit, 5);
+        assert_eq!(minimal(&calls, &start, culprit), [1, 4, 5]);
+    }
+}

@@ -1,0 +1,174 @@
+//! Concurrent scenarios: their threads run on the host at once ([`run`]), the history they
+//! make is judged for linearizability against the model ([`linearize`], per independent set
+//! of calls from [`partition`], a failure cut down by [`minimal`]), and the kernel log is read
+//! for what says the kernel itself failed.
+
+pub mod history;
+pub mod linearize;
+mod minimal;
+mod partition;
+pub mod run;
+pub mod simulate;
+
+use history::{Call, History};
+use linearize::Linearizable;
+
+use crate::{
+    check::{Finding, FindingKind, Side},
+    host::kmsg::KernelSaid,
+    model::Model,
+    target::Outcome,
+};
+
+/// Search nodes one set of calls may take before its answer is "unknown".
+pub const BUDGET: u64 = 20_000_000;
+
+/// A history's judgement.
+pub struct Judged {
+    pub findings: Vec<Finding>,
+    pub notes: Vec<String>,
+    /// The smallest failing sub-history found, and which of its calls the order could not
+    /// place, for the history view.
+    pub offending: Option<(History, Vec<usize>)>,
+    /// Sets of calls the search gave up on.
+    pub undecided: usize,
+}
+
+/// `[+t0..+t1 µs] thread: action -> outcome`, times from `origin`.
+fn describe(c: &Call, threads: &[String], origin: u64) -> String {
+    let us = |t: u64| (t.saturating_sub(origin)) as f64 / 1e3;
+    let ret = c
+        .return_ns
+        .map_or("never".to_owned(), |r| format!("+{:.1}", us(r)));
+    let out = c
+        .outcome
+        .as_ref()
+        .map_or("(did not return)".to_owned(), Outcome::to_string);
+    format!(
+        "[+{:.1}..{ret} µs] {}: {} -> {out}",
+        us(c.call_ns),
+        threads[c.thread],
+        c.action.summary()
+    )
+}
+
+/// Judges `history` from the state the setup left, which `model_for` makes for the event
+/// groups a set of calls touches (`None`: all of them): every set of calls that touch each
+/// other must be linearizable.
+pub fn judge(history: &History, model_for: &dyn Fn(Option<&[String]>) -> Model) -> Judged {
+    let mut notes = Vec::new();
+    // A call that never returned may have taken effect or not; one the host refused did not
+    // happen. Neither is judged.
+    let pending = history.calls.iter().filter(|c| c.outcome.is_none()).count();
+    if pending > 0 {
+        notes.push(format!(
+            "{pending} call(s) never returned (their threads killed or hung): judged without them"
+        ));
+    }
+    let judged = history.subset(|i| {
+        matches!(
+            history.calls[i].outcome,
+            Some(Outcome::Ok(_) | Outcome::Err(_) | Outcome::OneOf(_))
+        )
+    });
+    let sets = partition::partition(&judged.calls);
+    let mut out = Judged {
+        findings: Vec::new(),
+        notes,
+        offending: None,
+        undecided: 0,
+    };
+    let started = std::time::Instant::now();
+    for part in &sets {
+        let set = &part.calls;
+        let model = &model_for(part.groups.as_deref());
+        let calls: Vec<Call> = set.iter().map(|&i| judged.calls[i].clone()).collect();
+        match linearize::on_big_stack(&calls, model, BUDGET) {
+            Linearizable::Yes => {}
+            Linearizable::Unknown { nodes } => {
+                out.undecided += 1;
+                out.notes.push(format!(
+                    "{} calls not decided: the search gave up after {nodes} nodes",
+                    calls.len()
+                ));
+            }
+            Linearizable::No { culprit } => {
+                let keep = minimal::minimal(&calls, model, culprit);
+                let sub: Vec<Call> = keep.iter().map(|&i| calls[i].clone()).collect();
+                let origin = sub.first().map_or(0, |c| c.call_ns);
+                let c = &calls[culprit];
+                out.findings.push(Finding {
+                    step: set[culprit] + 1,
+                    line: c.line,
+                    action: format!("{}: {}", judged.threads[c.thread], c.action.summary()),
+                    kind: FindingKind::Violation {
+                        invariant: "linearizable",
+                        side: Side::Host,
+                    },
+                    host: c
+                        .outcome
+                        .as_ref()
+                        .map(Outcome::to_string)
+                        .unwrap_or_default(),
+                    model: format!(
+                        "no order of these {} calls, consistent with their times, gives every \
+                         result",
+                        sub.len()
+                    ),
+                    detail: sub
+                        .iter()
+                        .map(|c| describe(c, &judged.threads, origin))
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                    notes: Vec::new(),
+                });
+                if out.offending.is_none() {
+                    let marked = vec![keep.iter().position(|&i| i == culprit).unwrap_or(0)];
+                    out.offending = Some((
+                        History {
+                            threads: judged.threads.clone(),
+                            calls: sub,
+                        },
+                        marked,
+                    ));
+                }
+            }
+        }
+    }
+    out.notes.push(format!(
+        "linearizability: {} set(s) of calls checked in {:.2} s",
+        sets.len(),
+        started.elapsed().as_secs_f64()
+    ));
+    out
+}
+
+/// The `kernel-survives` violation, when the kernel logged a failure or a thread was killed
+/// or hung inside it during the threads' run.
+pub fn kernel_survives(said: &KernelSaid, stuck: &[run::Stuck], steps: usize) -> Option<Finding> {
+    if said.lines.is_empty() && stuck.is_empty() {
+        return None;
+    }
+    let threads: Vec<String> = stuck
+        .iter()
+        .map(|s| format!("{} {}", s.thread, s.how))
+        .collect();
+    Some(Finding {
+        step: steps,
+        line: 0,
+        action: "the threads' run".into(),
+        kind: FindingKind::Violation {
+            invariant: "kernel-survives",
+            side: Side::Host,
+        },
+        host: match (said.functions.first(), threads.is_empty()) {
+            (Some(f), true) => format!("the kernel failed in {f}"),
+            (Some(f), false) => format!("the kernel failed in {f}; {}", threads.join(", ")),
+            (None, false) => threads.join(", "),
+            (None, true) => "the kernel logged a failure".into(),
+        },
+        model: "the kernel survives".into(),
+        detail: said.lines.join("\n"),
+        notes: Vec::new(),
+    })
+}
