@@ -18,6 +18,10 @@
 //!   present in every state of that window must appear, every name it gives must be present
 //!   in some state of it, and no name twice. It ends as soon as what it returned fits what its
 //!   window saw (a wider window only ever helps the listing itself), so it never branches.
+//!   A group's listing may also give the group's own files alone while a control write
+//!   making or removing its events is in flight: eventfs makes a group's directory (with
+//!   `enable` and `filter`) before its event's and removes it after (`event_subsystem_dir`,
+//!   `remove_event_file_dir`), a state no single call leaves.
 //!
 //! Everything else is a *step*, applied to the model in the order the search tries.
 
@@ -27,7 +31,7 @@ use super::history::Call;
 use crate::{
     check::compare,
     model::Model,
-    target::{Action, Outcome, Target, Value},
+    target::{Action, FileKind, Outcome, StatInfo, Target, Value},
 };
 
 /// What the search found.
@@ -80,6 +84,9 @@ struct Views {
     held: bool,
     /// The listing failed: it may end at any state that gives its error, as an observer.
     failed: bool,
+    /// The directory's own files (not its subdirectories) from the first state it was there
+    /// in; eventfs makes them with the directory and keeps them until it goes.
+    files: Option<BTreeSet<String>>,
 }
 
 #[derive(Clone)]
@@ -108,6 +115,7 @@ struct Search<'h> {
     calls: &'h [Call],
     roles: Vec<Role>,
     id_read: Vec<bool>,
+    in_flight: Vec<BTreeSet<String>>,
     /// A random key per call; a set of placed calls hashes to the XOR of its keys.
     keys: Vec<u64>,
     placed: Vec<bool>,
@@ -136,6 +144,27 @@ fn names(model: &mut Model, dir: &str) -> Option<BTreeSet<String>> {
         Outcome::Ok(Value::Names { names }) => Some(names.into_iter().collect()),
         _ => None,
     }
+}
+
+/// Which of `names` in `dir` are not directories in `model` now.
+fn files(model: &mut Model, dir: &str, names: &BTreeSet<String>) -> BTreeSet<String> {
+    let files = names
+        .iter()
+        .filter(|n| {
+            !matches!(
+                model.apply(&Action::Stat {
+                    path: format!("{dir}/{n}")
+                }),
+                Outcome::Ok(Value::Stat(StatInfo {
+                    kind: FileKind::Dir,
+                    ..
+                }))
+            )
+        })
+        .cloned()
+        .collect();
+    model.take_lifetimes();
+    files
 }
 
 /// The model's handle for listing `l`'s directory (no thread's handle has a `#`).
@@ -179,19 +208,25 @@ fn read_to_error(model: &mut Model, handle: &str) -> Outcome {
 }
 
 impl Views {
-    fn first(seen: Option<BTreeSet<String>>) -> Views {
-        let listable = usize::from(seen.is_some());
-        let seen = seen.unwrap_or_default();
+    fn first(model: &mut Model, dir: &str) -> Views {
+        let seen = names(model, dir);
+        let files = seen.as_ref().map(|n| files(model, dir, n));
         Views {
-            always: seen.clone(),
-            ever: seen,
-            listable,
+            listable: usize::from(seen.is_some()),
+            always: seen.clone().unwrap_or_default(),
+            ever: seen.unwrap_or_default(),
             held: false,
             failed: false,
+            files,
         }
     }
 
-    fn add(&mut self, seen: Option<BTreeSet<String>>) {
+    /// Adds the state `model` is in now.
+    fn add(&mut self, model: &mut Model, dir: &str) {
+        let seen = names(model, dir);
+        if seen.is_some() && self.files.is_none() {
+            self.files = seen.as_ref().map(|n| files(model, dir, n));
+        }
         self.listable += usize::from(seen.is_some());
         let seen = seen.unwrap_or_default();
         self.always.retain(|n| seen.contains(n));
@@ -205,6 +240,51 @@ impl Views {
             && got.iter().all(|n| once.insert(n) && self.ever.contains(n))
             && self.always.iter().all(|n| once.contains(n))
     }
+
+    /// Whether `got` is the group half made or half removed: its own files and nothing
+    /// else, where every event the window always saw is one of `in_flight`'s, the events
+    /// control writes overlapping the listing make or remove.
+    fn half(&self, got: &[String], in_flight: &BTreeSet<String>) -> bool {
+        let Some(files) = &self.files else {
+            return false;
+        };
+        let got: BTreeSet<&String> = got.iter().collect();
+        !in_flight.is_empty()
+            && got.len() == files.len()
+            && files.iter().all(|f| got.contains(f))
+            && self
+                .always
+                .iter()
+                .all(|n| files.contains(n) || in_flight.contains(n))
+    }
+}
+
+/// For each listing of a group, the events that control writes overlapping it in real time
+/// make or remove in that group; empty for every other call.
+fn in_flight(calls: &[Call]) -> Vec<BTreeSet<String>> {
+    let overlap = |a: &Call, b: &Call| a.call_ns < b.ret() && b.call_ns < a.ret();
+    calls
+        .iter()
+        .map(|l| {
+            let Action::List { path } = &l.action else {
+                return BTreeSet::new();
+            };
+            let c: Vec<&str> = crate::target::path::components(path).collect();
+            let Some((&group, [.., "events"])) = c.split_last() else {
+                return BTreeSet::new();
+            };
+            calls
+                .iter()
+                .filter(|w| overlap(l, w))
+                .filter_map(|w| match &w.action {
+                    Action::Control { line, .. } => super::partition::line_event(line),
+                    _ => None,
+                })
+                .filter(|(g, _)| *g == group)
+                .map(|(_, e)| e.to_owned())
+                .collect()
+        })
+        .collect()
 }
 
 /// A 64-bit mix (splitmix64), for the calls' keys.
@@ -236,6 +316,7 @@ impl<'h> Search<'h> {
         Search {
             calls,
             roles: calls.iter().map(role).collect(),
+            in_flight: in_flight(calls),
             checkpoints: Vec::new(),
             branch_depth: 0,
             id_read,
@@ -287,8 +368,7 @@ impl<'h> Search<'h> {
 
     fn open_in(&self, l: usize, st: &mut State) {
         let dir = self.dir(l);
-        let seen = names(&mut st.model, dir);
-        let mut views = Views::first(seen);
+        let mut views = Views::first(&mut st.model, dir);
         views.failed = !matches!(self.calls[l].outcome, Some(Outcome::Ok(_)));
         hold(&mut st.model, &mut views, l, dir);
         st.open.insert(l, views);
@@ -328,9 +408,8 @@ impl<'h> Search<'h> {
         let open: Vec<usize> = st.open.keys().copied().collect();
         for l in open {
             let dir = self.dir(l);
-            let seen = names(&mut st.model, dir);
             let views = st.open.get_mut(&l).expect("open");
-            views.add(seen);
+            views.add(&mut st.model, dir);
             hold(&mut st.model, views, l, dir);
         }
     }
@@ -380,7 +459,9 @@ impl<'h> Search<'h> {
         let views = &st.open[&l];
         let handle = list_handle(l);
         let fits = match &self.calls[l].outcome {
-            Some(Outcome::Ok(Value::Names { names })) => views.fits(names),
+            Some(Outcome::Ok(Value::Names { names })) => {
+                views.fits(names) || views.half(names, &self.in_flight[l])
+            }
             Some(got @ Outcome::Err(_)) => {
                 let held = views.held;
                 let now = st.model.apply(&self.calls[l].action);
@@ -673,6 +754,45 @@ mod tests {
         short[1].outcome = names(&[]);
         assert!(own.iter().all(|n| n != "a"));
         assert!(is_no(&verdict(&short)), "a name there throughout, missing");
+    }
+
+    #[test]
+    fn a_group_being_made_or_removed_lists_with_only_its_own_files() {
+        let own = |calls: &mut [Call], l: usize| {
+            calls[l].outcome = Some(Outcome::Ok(Value::Names {
+                names: vec!["filter".into(), "enable".into()],
+            }))
+        };
+        // Seen in the 6.12 VM: two listings one after the other, both inside the `p:` that
+        // made the group, both gave the group without its event.
+        let made = [(0, make("e"), 0, 10), (1, list(), 2, 4), (1, list(), 5, 8)];
+        let mut calls = history(&made, &[0, 1, 2]);
+        own(&mut calls, 1);
+        own(&mut calls, 2);
+        assert_eq!(verdict(&calls), Linearizable::Yes);
+        let removed = [
+            (0, make("e"), 0, 10),
+            (0, remove("e"), 20, 30),
+            (1, list(), 22, 24),
+            (1, list(), 25, 28),
+        ];
+        let mut calls = history(&removed, &[0, 2, 1, 3]);
+        own(&mut calls, 2);
+        assert_eq!(verdict(&calls), Linearizable::Yes);
+        // Not while another event stays in the group: the kernel never drops it from view.
+        let stays = [
+            (0, make("a"), 0, 1),
+            (0, make("e"), 2, 10),
+            (1, list(), 4, 8),
+        ];
+        let mut calls = history(&stays, &[0, 1, 2]);
+        own(&mut calls, 2);
+        assert!(is_no(&verdict(&calls)));
+        // Nor once the write that made the group has returned.
+        let after = [(0, make("e"), 0, 10), (1, list(), 11, 12)];
+        let mut calls = history(&after, &[0, 1]);
+        own(&mut calls, 1);
+        assert!(is_no(&verdict(&calls)));
     }
 
     #[test]

@@ -37,19 +37,22 @@ fn path_reach(p: &str) -> Reach {
     }
 }
 
-/// The group a control line creates or removes (`p:G/E ...`, `-:G/E`), when it names one.
-fn line_reach(line: &str) -> Reach {
-    let head = line.split_whitespace().next().unwrap_or_default();
-    let Some((kind, name)) = head.split_once(':') else {
-        return Reach::Everything;
-    };
-    // An eprobe reads another group's event: both would have to be keys.
+/// The group and event a control line creates or removes (`p:G/E ...`, `-:G/E`), when it
+/// names a group. None for an eprobe, which reads another group's event too.
+pub(super) fn line_event(line: &str) -> Option<(&str, &str)> {
+    let head = line.split_whitespace().next()?;
+    let (kind, name) = head.split_once(':')?;
     if kind.starts_with('e') {
-        return Reach::Everything;
+        return None;
     }
-    match name.split_once('/') {
-        Some((g, _)) if !g.is_empty() => Reach::Keys(vec![format!("group:{g}")]),
-        _ => Reach::Everything,
+    name.split_once('/').filter(|(g, _)| !g.is_empty())
+}
+
+/// The group a control line creates or removes; an eprobe's would need both as keys.
+fn line_reach(line: &str) -> Reach {
+    match line_event(line) {
+        Some((g, _)) => Reach::Keys(vec![format!("group:{g}")]),
+        None => Reach::Everything,
     }
 }
 

@@ -1,7 +1,8 @@
 //! Booting a test VM: KVM only where it can run a stock kernel, TCG otherwise; results come
-//! back over serial ports 1 and 2, since qemu exits 0 even when the guest panics. One vCPU:
-//! with two, a 6.12 guest under TCG died once in three runs on an int3 in `__schedule` while
-//! a kprobe was being armed (cross-CPU code patching under TCG).
+//! back over serial ports 1 and 2, since qemu exits 0 even when the guest panics. Two vCPUs,
+//! so that the races' threads interleave; under TCG on one host thread (`thread=single`):
+//! multi-threaded TCG once killed a 6.12 guest on an int3 in `__schedule` while a kprobe was
+//! being armed (cross-CPU code patching).
 
 use std::{
     fs,
@@ -48,7 +49,11 @@ pub fn boot(vmlinuz: &Path, initrd: &Path, work: &Path, timeout: Duration) -> Re
     let mut cmd = Command::new("qemu-system-x86_64");
     cmd.args([
         "-accel",
-        accel,
+        if accel == "kvm" {
+            "kvm"
+        } else {
+            "tcg,thread=single"
+        },
         "-M",
         "pc",
         "-cpu",
@@ -56,7 +61,7 @@ pub fn boot(vmlinuz: &Path, initrd: &Path, work: &Path, timeout: Duration) -> Re
     ]);
     cmd.args([
         "-smp",
-        if accel == "kvm" { "2" } else { "1" },
+        "2",
         "-m",
         "2G",
         "-nodefaults",
