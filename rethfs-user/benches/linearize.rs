@@ -51,9 +51,7 @@ fn main() {
                 vec![Action::ReadFile {
                     path: "events/g/churn/id".into(),
                 }],
-                vec![Action::List {
-                    path: "events/g".into(),
-                }],
+                vec![Action::list("events/g")],
             ],
         ),
         (
@@ -62,9 +60,7 @@ fn main() {
                 vec![make("a"), remove("a")],
                 vec![make("b"), remove("b")],
                 vec![stat("a")],
-                vec![Action::List {
-                    path: "events/g".into(),
-                }],
+                vec![Action::list("events/g")],
             ],
         ),
         (

@@ -143,7 +143,7 @@ fn path_of(a: &Action) -> Option<&str> {
     match a {
         Action::Stat { path }
         | Action::Open { path, .. }
-        | Action::List { path }
+        | Action::List { path, .. }
         | Action::ReadFile { path }
         | Action::WriteFile { path, .. }
         | Action::Chmod { path, .. }

@@ -90,9 +90,7 @@ pub fn alphabet(universe: &Universe, own: &str) -> Vec<Action> {
         Action::Stat {
             path: format!("events/{a}/{e0}/enable"),
         },
-        Action::List {
-            path: format!("events/{a}"),
-        },
+        Action::list(format!("events/{a}")),
         Action::Chdir {
             path: format!("events/{a}/{e0}"),
         },

@@ -359,9 +359,7 @@ impl<'u> State<'u> {
                     pos,
                 }
             }
-            Kind::List => Action::List {
-                path: self.dir(rng),
-            },
+            Kind::List => Action::list(self.dir(rng)),
             Kind::Stat => Action::Stat {
                 path: if rng.chance(50) {
                     self.dir(rng)

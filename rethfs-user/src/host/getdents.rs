@@ -10,13 +10,20 @@ const NAME_AT: usize = 19;
 pub fn getdents64(dir: &impl AsRawFd, buffer: usize) -> Result<Vec<Dirent>, Errno> {
     // u64-aligned storage, as the kernel writes 8-byte fields.
     let mut buf = vec![0u64; buffer.div_ceil(8)];
-    // SAFETY: the buffer has `buffer` writable bytes; the fd is open for the call's duration.
+    // SAFETY: reinterpreting the u64 storage as its first `buffer` bytes.
+    let bytes = unsafe { std::slice::from_raw_parts_mut(buf.as_mut_ptr().cast::<u8>(), buffer) };
+    getdents64_into(dir, bytes)
+}
+
+/// One getdents64 call into `bytes`, wherever they lie (see [`super::stall`]).
+pub fn getdents64_into(dir: &impl AsRawFd, bytes: &mut [u8]) -> Result<Vec<Dirent>, Errno> {
+    // SAFETY: the buffer has `bytes.len()` writable bytes; the fd is open for the call.
     let n = unsafe {
         libc::syscall(
             libc::SYS_getdents64,
             dir.as_raw_fd(),
-            buf.as_mut_ptr(),
-            buffer,
+            bytes.as_mut_ptr(),
+            bytes.len(),
         )
     };
     if n < 0 {
@@ -26,8 +33,6 @@ pub fn getdents64(dir: &impl AsRawFd, buffer: usize) -> Result<Vec<Dirent>, Errn
                 .unwrap_or(libc::EIO),
         ));
     }
-    // SAFETY: reinterpreting the initialized u64 storage as bytes.
-    let bytes = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), buffer) };
     let mut out = Vec::new();
     let mut at = 0usize;
     while at < n as usize {

@@ -20,12 +20,16 @@ use std::{
 
 use nix::fcntl::OFlag;
 
-use super::{beneath, getdents::getdents64};
+use super::{
+    beneath,
+    getdents::{getdents64, getdents64_into},
+    stall,
+};
 use crate::{
     error::Error,
     target::{
-        Action, ControlFile, Errno, FileKind, Lifetime, OpenMode, Outcome, StatInfo, Target, Value,
-        limits,
+        Action, ControlFile, Errno, FileKind, Lifetime, OpenMode, Outcome, Stall, StatInfo, Target,
+        Value, limits,
         path::{self, Base},
     },
 };
@@ -56,6 +60,15 @@ pub struct HostTracefs {
     /// For a thread's target: the options to put back, read when the threads started (by
     /// the time this thread remounts, another may have).
     restore_to: Option<String>,
+    holds: Holds,
+}
+
+/// Held listings (`list` with `stall`): how many were asked for, and how many of them the
+/// kernel's copy reached the held byte in (a shorter listing is never held).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Holds {
+    pub asked: usize,
+    pub reached: usize,
 }
 
 fn errno(e: io::Error) -> Errno {
@@ -166,6 +179,7 @@ impl HostTracefs {
             notes: Vec::new(),
             remounted_from: None,
             restore_to: None,
+            holds: Holds::default(),
         })
     }
 
@@ -259,6 +273,7 @@ impl HostTracefs {
             notes: Vec::new(),
             remounted_from: None,
             restore_to: self.allow_remount.then(|| self.ownership_options()),
+            holds: Holds::default(),
         })
     }
 
@@ -354,6 +369,9 @@ impl HostTracefs {
             {
                 not_ours(path)
             }
+            Action::List { stall: Some(_), .. } => stall::available()
+                .err()
+                .map(|why| format!("holding getdents64 needs userfaultfd: {why}")),
             Action::Remount { .. } if !self.allow_remount => Some(
                 "remount with uid=/gid= resets ownership saved by others (run with --allow-remount)"
                     .into(),
@@ -428,11 +446,21 @@ impl HostTracefs {
         Ok(Value::Pos { pos: r })
     }
 
-    fn list(&self, path: &str) -> Result<Value, Errno> {
+    /// The held listings this target made.
+    pub fn holds(&self) -> Holds {
+        self.holds
+    }
+
+    /// `ls -f` with every getdents64 call on a fresh 32 KiB buffer but the first, which is
+    /// `first` when given.
+    fn list(&self, path: &str, mut first: Option<&mut [u8]>) -> Result<Value, Errno> {
         let dir = self.open_path(path, OFlag::O_RDONLY | OFlag::O_DIRECTORY)?;
         let mut names = Vec::new();
         loop {
-            let batch = getdents64(&dir.fd, 32768)?;
+            let batch = match first.take() {
+                Some(buffer) => getdents64_into(&dir.fd, buffer)?,
+                None => getdents64(&dir.fd, 32768)?,
+            };
             if batch.is_empty() {
                 break;
             }
@@ -444,6 +472,18 @@ impl HostTracefs {
             );
         }
         Ok(Value::Names { names })
+    }
+
+    /// `ls -f` whose first getdents64 call is held as `stall` asks.
+    fn list_held(&mut self, path: &str, stall: Stall) -> Outcome {
+        match stall::held(32768, stall, |buffer| self.list(path, Some(buffer))) {
+            Ok((result, reached)) => {
+                self.holds.asked += 1;
+                self.holds.reached += usize::from(reached);
+                result.into()
+            }
+            Err(why) => Outcome::Skipped(format!("holding getdents64: {why}")),
+        }
     }
 
     /// `cat`: reads to the end, or to [`limits::READ_FILE_MAX`] bytes as the model does.
@@ -544,7 +584,7 @@ impl HostTracefs {
                 .map(|entries| Value::Dirents { entries }),
             Action::Tell { handle } => self.seek(handle, 0, libc::SEEK_CUR),
             Action::Seek { handle, pos } => self.seek(handle, *pos, libc::SEEK_SET),
-            Action::List { path } => self.list(path),
+            Action::List { path, .. } => self.list(path, None),
             Action::ReadFile { path } => self.read_path(path),
             Action::WriteFile { path, data } => {
                 self.write_path(self.start(path), path, data, false)
@@ -676,7 +716,13 @@ impl Target for HostTracefs {
         if let Some(why) = self.refusal(action) {
             return Outcome::Skipped(why);
         }
-        self.run(action).into()
+        match action {
+            Action::List {
+                path,
+                stall: Some(stall),
+            } => self.list_held(path, *stall),
+            _ => self.run(action).into(),
+        }
     }
 
     /// Lifetimes need the kernel observer (kprobes or fentry), not attached by this target.

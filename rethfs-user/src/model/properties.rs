@@ -128,9 +128,7 @@ fn step(m: &mut Model, s: &mut Shadow, op: &Op, target: &str) -> Result<(), Stri
             handle: HANDLES[*h].into(),
             pos: *p,
         },
-        Op::List(g, i) => Action::List {
-            path: format!("{}/{}", base(*i), GROUPS[*g]),
-        },
+        Op::List(g, i) => Action::list(format!("{}/{}", base(*i), GROUPS[*g])),
         Op::Chdir(g, e) => Action::Chdir {
             path: event_path(*g, *e, None, false),
         },

@@ -47,7 +47,7 @@ pub(crate) fn apply(m: &mut Model, action: &Action) -> Outcome {
             .map(|f| Value::Pos { pos: f.pos })
             .ok_or(Errno::EBADF),
         Action::Seek { handle, pos } => m.seek(handle, *pos).map(|pos| Value::Pos { pos }),
-        Action::List { path } => m.list(path).map(|names| Value::Names { names }),
+        Action::List { path, .. } => m.list(path).map(|names| Value::Names { names }),
         Action::ReadFile { path } => return m.read_path(path),
         Action::WriteFile { path, data } => m.write_path(path, data, true),
         Action::Chdir { path } => m.chdir(path).map(|()| Value::Done),

@@ -138,7 +138,7 @@ struct Search<'h> {
 }
 /// The names `dir` lists in `model` now, or none if it cannot be listed.
 fn names(model: &mut Model, dir: &str) -> Option<BTreeSet<String>> {
-    let out = model.apply(&Action::List { path: dir.into() });
+    let out = model.apply(&Action::list(dir));
     model.take_lifetimes();
     match out {
         Outcome::Ok(Value::Names { names }) => Some(names.into_iter().collect()),
@@ -266,7 +266,7 @@ fn in_flight(calls: &[Call]) -> Vec<BTreeSet<String>> {
     calls
         .iter()
         .map(|l| {
-            let Action::List { path } = &l.action else {
+            let Action::List { path, .. } = &l.action else {
                 return BTreeSet::new();
             };
             let c: Vec<&str> = crate::target::path::components(path).collect();
@@ -437,7 +437,7 @@ impl<'h> Search<'h> {
 
     fn dir(&self, l: usize) -> &'h str {
         match &self.calls[l].action {
-            Action::List { path } => path,
+            Action::List { path, .. } => path,
             _ => unreachable!("only lists are listings"),
         }
     }
@@ -654,9 +654,7 @@ mod tests {
     }
 
     fn list() -> Action {
-        Action::List {
-            path: "events/g".into(),
-        }
+        Action::list("events/g")
     }
 
     /// Calls `(thread, action, call, return)`, their results those of the model running
@@ -864,7 +862,7 @@ mod tests {
         m.apply(&remove("e"));
         let after = read_to_error(&mut m, "h");
         assert!(!after.is_ok(), "{after}");
-        let list = Action::List { path: dir.into() };
+        let list = Action::list(dir);
         let mut racing = history(
             &[
                 (0, make("e"), 0, 1),

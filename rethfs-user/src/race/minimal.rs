@@ -165,14 +165,7 @@ mod tests {
         at(1, stat.clone(), 0, &mut m);
         at(0, control(format!("p:g/e {exe}:0x1000")), 10, &mut m);
         at(1, stat.clone(), 20, &mut m);
-        at(
-            2,
-            Action::List {
-                path: "events".into(),
-            },
-            25,
-            &mut m,
-        );
+        at(2, Action::list("events"), 25, &mut m);
         at(0, control("-:g/e".into()), 30, &mut m);
         at(1, stat.clone(), 40, &mut m);
         let found = calls[2].outcome.clone();

@@ -194,9 +194,7 @@ mod tests {
             ]
         );
         let mut wide = calls.clone();
-        wide.push(call(Action::List {
-            path: "events".into(),
-        }));
+        wide.push(call(Action::list("events")));
         assert_eq!(
             partition(&wide),
             [Part {

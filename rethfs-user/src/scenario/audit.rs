@@ -17,7 +17,7 @@ pub fn audit(events: &[StaticEvent], instance: &str) -> Scenario {
     }];
     for base in ["events".to_owned(), format!("instances/{instance}/events")] {
         steps.push(Action::Stat { path: base.clone() });
-        steps.push(Action::List { path: base.clone() });
+        steps.push(Action::list(base.clone()));
         let mut last_group = None;
         for e in events {
             let group = format!("{base}/{}", e.group);
@@ -25,14 +25,12 @@ pub fn audit(events: &[StaticEvent], instance: &str) -> Scenario {
                 steps.push(Action::Stat {
                     path: group.clone(),
                 });
-                steps.push(Action::List {
-                    path: group.clone(),
-                });
+                steps.push(Action::list(group.clone()));
                 last_group = Some(group.clone());
             }
             let dir = format!("{group}/{}", e.name);
             steps.push(Action::Stat { path: dir.clone() });
-            steps.push(Action::List { path: dir.clone() });
+            steps.push(Action::list(dir.clone()));
             steps.extend(FILES.iter().map(|f| Action::Stat {
                 path: format!("{dir}/{f}"),
             }));

@@ -100,6 +100,17 @@ impl HostSession {
                     .notes
                     .extend(t.restore_mount().err().map(|e| format!("cleanup: {e}")));
             }
+            let (asked, reached) = ran
+                .targets
+                .iter()
+                .map(HostTracefs::holds)
+                .fold((0, 0), |(a, r), h| (a + h.asked, r + h.reached));
+            if asked > 0 {
+                verdict.notes.push(format!(
+                    "held listings: {reached} of {asked} reached the held byte (threads that \
+                     finished)"
+                ));
+            }
             history = ran.history;
         }
         verdict.notes.extend(kmsg.unreadable.map(|why| {

@@ -89,6 +89,12 @@ mod bounded {
     pub fn getdents_buffer<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
         read(d, &limits::GETDENTS_BUFFER)
     }
+    pub fn stall_at<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+        read(d, &limits::STALL_AT)
+    }
+    pub fn stall_ms<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        read(d, &limits::STALL_MS)
+    }
     pub fn seek_pos<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
         read(d, &limits::SEEK_POS)
     }
@@ -162,8 +168,13 @@ pub enum Action {
         path: String,
         as_handle: String,
     },
-    /// Open, read every entry with getdents64, close: what `ls -f` does.
-    List { path: String },
+    /// Open, read every entry with getdents64, close: what `ls -f` does; with `stall`, the
+    /// first getdents64 call is held partway through its copy to user space.
+    List {
+        path: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stall: Option<Stall>,
+    },
     /// Open, read to the end, close: `cat`.
     ReadFile { path: String },
     /// Open for writing, write, close: `echo DATA > path`.
@@ -203,6 +214,20 @@ pub enum Action {
     DropCaches,
 }
 
+/// A pause inside one getdents64 call: the kernel's copy of the entry that starts `at` bytes
+/// into the buffer faults on a page that a userfaultfd handler fills only after `ms`
+/// milliseconds. eventfs emits a group's child directories under SRCU alone, so the pause
+/// holds a reader on one child while another thread removes it (CVE-2026-74605's window).
+/// The kernel's answer is unchanged; only its timing is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stall {
+    #[serde(deserialize_with = "bounded::stall_at")]
+    pub at: usize,
+    #[serde(deserialize_with = "bounded::stall_ms")]
+    pub ms: u64,
+}
+
 /// The handles one action names, by what it does with them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HandleUse<'a> {
@@ -232,6 +257,14 @@ fn check_path(field: &'static str, p: &str) -> Result<(), Invalid> {
 }
 
 impl Action {
+    /// `ls -f path`, unstalled.
+    pub fn list(path: impl Into<String>) -> Action {
+        Action::List {
+            path: path.into(),
+            stall: None,
+        }
+    }
+
     /// The `op` a scenario file names it by.
     pub fn op(&self) -> &'static str {
         match self {
@@ -285,7 +318,11 @@ impl Action {
                 path,
                 as_handle,
             } => format!("openat {dir} {path} as {as_handle}"),
-            Action::List { path } => format!("ls -f {path}"),
+            Action::List { path, stall: None } => format!("ls -f {path}"),
+            Action::List {
+                path,
+                stall: Some(Stall { at, ms }),
+            } => format!("ls -f {path} (held {ms} ms at byte {at} of the first getdents)"),
             Action::ReadFile { path } => format!("cat {path}"),
             Action::WriteFile { path, data } => format!("echo {data:?} > {path}"),
             Action::Chdir { path } => format!("cd {path}"),
@@ -319,6 +356,13 @@ impl Action {
                 limits::DATA_LEN.check_len(data)
             }
             Action::Getdents { buffer, .. } => limits::GETDENTS_BUFFER.check(*buffer as i128),
+            Action::List {
+                stall: Some(Stall { at, ms }),
+                ..
+            } => {
+                limits::STALL_AT.check(*at as i128)?;
+                limits::STALL_MS.check(*ms)
+            }
             Action::Seek { pos, .. } => limits::SEEK_POS.check(*pos),
             Action::Chmod { mode, .. } => limits::MODE.check(*mode),
             Action::Chown { uid, gid, .. } => {
@@ -339,7 +383,7 @@ impl Action {
             | Action::Stat { path }
             | Action::Open { path, .. }
             | Action::OpenAt { path, .. }
-            | Action::List { path }
+            | Action::List { path, .. }
             | Action::ReadFile { path }
             | Action::WriteFile { path, .. }
             | Action::Chdir { path }

@@ -45,6 +45,24 @@ pub const GETDENTS_BUFFER: Limit = Limit {
     max: MIB,
 };
 
+/// `list`'s `stall.at`: where in the first getdents64 buffer the held page begins; the pause
+/// falls inside the first 32 KiB buffer a listing uses.
+pub const STALL_AT: Limit = Limit {
+    field: "stall.at",
+    what: "the byte of the getdents64 buffer where the copy is held",
+    min: 0,
+    max: 32768,
+};
+
+/// `list`'s `stall.ms`: how long the copy is held; long enough for a removal under TCG, short
+/// enough that a thread of many listings still ends.
+pub const STALL_MS: Limit = Limit {
+    field: "stall.ms",
+    what: "milliseconds the getdents64 copy is held",
+    min: 1,
+    max: 10_000,
+};
+
 /// `seek`'s `pos`: negative ones are refused by the kernel (a test); 2^32 and beyond reach
 /// past every tracefs position and truncate to small ones in 32-bit arithmetic (a test too).
 pub const SEEK_POS: Limit = Limit {
@@ -165,6 +183,8 @@ pub const ALL: &[Limit] = &[
     READ_LEN,
     READ_TOTAL,
     GETDENTS_BUFFER,
+    STALL_AT,
+    STALL_MS,
     SEEK_POS,
     MODE,
     UID,

@@ -8,7 +8,7 @@ pub mod limits;
 mod outcome;
 pub mod path;
 
-pub use action::{Action, ControlFile, HandleUse, OpenMode};
+pub use action::{Action, ControlFile, HandleUse, OpenMode, Stall};
 pub use lifetime::{Lifetime, LifetimeKind};
 pub use outcome::{Dirent, Errno, FileKind, Outcome, StatInfo, Value};
 
