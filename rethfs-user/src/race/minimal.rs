@@ -170,8 +170,14 @@ mod tests {
         at(1, stat.clone(), 40, &mut m);
         let found = calls[2].outcome.clone();
         calls[5].outcome = found;
-        let Linearizable::No { culprit } = linearize::on_big_stack(&calls, &start, 1_000_000)
-        else {
+        let Linearizable::No { culprit } = linearize::on_big_stack(
+            &calls,
+            &start,
+            crate::race::Budget {
+                nodes: 1_000_000,
+                ..crate::race::BUDGET
+            },
+        ) else {
             panic!("a stat after the removal found the event");
         };
         assert_eq!(culprit, 5);

@@ -20,8 +20,18 @@ use crate::{
     target::Outcome,
 };
 
-/// Search nodes one set of calls may take before its answer is "unknown".
-pub const BUDGET: u64 = 20_000_000;
+/// What the search of one set of calls may spend before its answer is "unknown".
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    pub nodes: u64,
+    /// Wall time, as a node's cost varies a hundredfold between a host and an emulated VM.
+    pub time: std::time::Duration,
+}
+
+pub const BUDGET: Budget = Budget {
+    nodes: 20_000_000,
+    time: std::time::Duration::from_secs(30),
+};
 
 /// A history's judgement.
 pub struct Judged {
@@ -88,8 +98,11 @@ pub fn judge(history: &History, model_for: &dyn Fn(Option<&[String]>) -> Model) 
             Linearizable::Unknown { nodes } => {
                 out.undecided += 1;
                 out.notes.push(format!(
-                    "{} calls not decided: the search gave up after {nodes} nodes",
-                    calls.len()
+                    "{} calls not decided: the search gave up after {nodes} nodes (budget {} \
+                     nodes or {} s)",
+                    calls.len(),
+                    BUDGET.nodes,
+                    BUDGET.time.as_secs()
                 ));
             }
             Linearizable::No { culprit } => {
