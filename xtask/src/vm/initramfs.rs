@@ -14,7 +14,8 @@ use crate::process;
 
 // /args holds one argument per line, so that an argument with a space stays one argument.
 // The transfer's status goes to ttyS1 after the transfer, just before rethfs's exit code,
-// which stays the last line; the printf's leading newline ends a log that lacks one.
+// which stays the last line; the printf's leading newline ends a log that lacks one. rethfs's
+// output also goes to the console as it comes, so that a guest that hangs shows how far it got.
 const INIT: &str = r#"#!/bin/busybox sh
 /bin/busybox --install -s /bin
 mkdir -p /proc /sys /dev /tmp /run/lock /boot
@@ -31,7 +32,8 @@ mkdir -p /out
 cd /out
 set --
 while IFS= read -r a; do set -- "$@" "$a"; done < /args
-/rethfs "$@" > /log 2>&1
+set -o pipefail
+/rethfs "$@" 2>&1 | tee /log > /dev/ttyS0
 code=$?
 [ -f /report.json ] && mv /report.json /out/report.json
 tar -czf /dev/ttyS2 -C /out .

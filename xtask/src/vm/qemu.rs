@@ -149,7 +149,7 @@ impl Report {
 fn tail(path: &Path) -> String {
     let text = fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(30)..].join("\n")
+    lines[lines.len().saturating_sub(60)..].join("\n")
 }
 
 #[cfg(test)]
