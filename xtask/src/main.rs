@@ -57,7 +57,8 @@ enum Task {
     },
     /// Boot a Debian kernel in qemu and run rethfs inside (default: `rethfs run`).
     Vm {
-        /// Kernel series: 6.1, 6.12, 7.2, ...
+        /// Kernel series (6.1, 6.12, 7.2, ...: its newest cloud image) or a point release
+        /// the archive holds (6.12.107).
         #[arg(long)]
         kernel: String,
         /// Seconds before the guest is killed.

@@ -18,24 +18,33 @@ pub struct Kernel {
     pub release: String,
 }
 
-/// The suite that carries a kernel series, and the package name pattern of its image.
-fn suite_of(series: &str) -> Result<(&'static str, String)> {
-    let (suite, pkg) = match series {
-        "6.1" => ("bookworm", "linux-image-6.1"),
-        "6.12" => ("trixie", "linux-image-6.12"),
-        "7.3" => ("trixie-backports", "linux-binary-7"),
-        s if s.starts_with("7.") => ("sid", "linux-binary-7"),
-        other => {
-            bail!("kernel series `{other}`: not one rethfs knows how to fetch (6.1, 6.12, 7.x)")
+/// The suite that carries a kernel series (`6.12`), or one of its point releases
+/// (`6.12.107`, for bisecting between what the archive still holds), and the package name
+/// pattern of its image.
+fn suite_of(kernel: &str) -> Result<(&'static str, String)> {
+    let mut parts = kernel.splitn(3, '.');
+    let series = format!(
+        "{}.{}",
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default()
+    );
+    let point = parts.next();
+    if point.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+        bail!("kernel `{kernel}`: a series (6.12) or a point release (6.12.107)");
+    }
+    let (suite, package) = match series.as_str() {
+        "6.1" => ("bookworm", "linux-image"),
+        "6.12" => ("trixie", "linux-image"),
+        "7.3" => ("trixie-backports", "linux-binary"),
+        s if s.starts_with("7.") => ("sid", "linux-binary"),
+        _ => {
+            bail!("kernel series `{kernel}`: not one rethfs knows how to fetch (6.1, 6.12, 7.x)")
         }
     };
-    let pattern = if pkg.starts_with("linux-binary") {
-        format!(
-            "^linux-binary-{}\\..*-cloud-amd64$",
-            series.replace('.', "\\.")
-        )
-    } else {
-        format!("^{}\\..*-cloud-amd64$", pkg.replace('.', "\\."))
+    let stem = format!("{package}-{series}").replace('.', "\\.");
+    let pattern = match point {
+        Some(p) => format!("^{stem}\\.{p}[^0-9].*-cloud-amd64$"),
+        None => format!("^{stem}\\..*-cloud-amd64$"),
     };
     Ok((suite, pattern))
 }
@@ -191,4 +200,33 @@ fn version_key(name: &str) -> Vec<u64> {
     name.split(|c: char| !c.is_ascii_digit())
         .filter_map(|p| p.parse().ok())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::suite_of;
+
+    #[test]
+    fn a_series_or_a_point_release_names_its_suite_and_packages() {
+        let of = |k| suite_of(k).map_err(|e| e.to_string());
+        assert_eq!(
+            of("6.12"),
+            Ok(("trixie", r"^linux-image-6\.12\..*-cloud-amd64$".into()))
+        );
+        assert_eq!(
+            of("6.12.107"),
+            Ok((
+                "trixie",
+                r"^linux-image-6\.12\.107[^0-9].*-cloud-amd64$".into()
+            ))
+        );
+        assert_eq!(
+            of("7.3"),
+            Ok((
+                "trixie-backports",
+                r"^linux-binary-7\.3\..*-cloud-amd64$".into()
+            ))
+        );
+        assert!(of("6.12.x").is_err() && of("5.10").is_err());
+    }
 }
