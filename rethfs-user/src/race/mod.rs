@@ -156,9 +156,43 @@ pub fn judge(history: &History, model_for: &dyn Fn(Option<&[String]>) -> Model) 
     out
 }
 
+/// Each call that never returned, and how far the other threads had got when it began (for
+/// a race, the cycles its trigger took).
+fn pending(history: &History) -> Vec<String> {
+    let origin = history.calls.first().map_or(0, |c| c.call_ns);
+    history
+        .calls
+        .iter()
+        .filter(|c| c.outcome.is_none())
+        .map(|c| {
+            let before: Vec<String> = (0..history.threads.len())
+                .filter(|&t| t != c.thread)
+                .map(|t| {
+                    let n = history
+                        .calls
+                        .iter()
+                        .filter(|o| o.thread == t && o.return_ns.is_some_and(|r| r < c.call_ns))
+                        .count();
+                    format!("{} {n}", history.threads[t])
+                })
+                .collect();
+            format!(
+                "never returned: {}; calls the other threads had finished when it began: {}",
+                describe(c, &history.threads, origin),
+                before.join(", ")
+            )
+        })
+        .collect()
+}
+
 /// The `kernel-survives` violation, when the kernel logged a failure or a thread was killed
 /// or hung inside it during the threads' run.
-pub fn kernel_survives(said: &KernelSaid, stuck: &[run::Stuck], steps: usize) -> Option<Finding> {
+pub fn kernel_survives(
+    said: &KernelSaid,
+    stuck: &[run::Stuck],
+    history: &History,
+    steps: usize,
+) -> Option<Finding> {
     if said.lines.is_empty() && stuck.is_empty() {
         return None;
     }
@@ -182,6 +216,6 @@ pub fn kernel_survives(said: &KernelSaid, stuck: &[run::Stuck], steps: usize) ->
         },
         model: "the kernel survives".into(),
         detail: said.lines.join("\n"),
-        notes: Vec::new(),
+        notes: pending(history),
     })
 }

@@ -86,6 +86,7 @@ impl HostSession {
             verdict.findings.extend(race::kernel_survives(
                 &said,
                 &ran.stuck,
+                &ran.history,
                 h.steps.len() + calls,
             ));
             verdict.steps += calls;
