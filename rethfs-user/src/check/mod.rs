@@ -72,6 +72,9 @@ pub struct Verdict {
     /// What the reader should know: stand-ins used, cleanup trouble.
     pub notes: Vec<String>,
     pub lifetimes: LifetimeCheck,
+    /// The known kernel bugs whose trigger the scenario runs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cves: Vec<String>,
 }
 
 impl Verdict {
@@ -84,6 +87,7 @@ impl Verdict {
             findings: Vec::new(),
             notes: Vec::new(),
             lifetimes: LifetimeCheck::NotMade("scenario skipped".into()),
+            cves: Vec::new(),
         }
     }
 }
@@ -147,6 +151,7 @@ pub fn verdict(
         findings,
         notes: Vec::new(),
         lifetimes,
+        cves: Vec::new(),
     }
 }
 

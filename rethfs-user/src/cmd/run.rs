@@ -106,11 +106,18 @@ pub fn run(opts: RunOptions) -> Result<u8> {
                     "smallest_failing": race.offending.as_ref().map(|(h, _)| h),
                 }));
             }
-            verdicts.push(race.verdict);
+            verdicts.push(Verdict {
+                cves: s.cves.clone(),
+                ..race.verdict
+            });
             continue;
         }
         let case = session.run_case(&s, &own)?;
-        let (h, m, v) = (case.host, case.model, case.verdict);
+        let (h, m) = (case.host, case.model);
+        let v = Verdict {
+            cves: s.cves.clone(),
+            ..case.verdict
+        };
         if opts.trace.is_some() || opts.timeline.is_some() {
             pictured.push(ScenarioLifetimes::of(
                 &h,

@@ -71,6 +71,9 @@ pub struct Scenario {
     pub steps: Vec<Step>,
     /// Concurrent sections, run after the setup and judged as a history.
     pub threads: Vec<Thread>,
+    /// The known kernel bugs whose trigger this scenario runs (`CVE-2026-74605`, or the
+    /// mainline fix's commit for a bug with no CVE), for the matrix's table.
+    pub cves: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -91,6 +94,8 @@ struct File {
     steps: Vec<toml::Spanned<toml::Table>>,
     #[serde(default, rename = "thread")]
     threads: Vec<toml::Spanned<ThreadFile>>,
+    #[serde(default)]
+    cves: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -142,6 +147,18 @@ fn line_col(text: &str, at: usize) -> (usize, usize) {
     let line = before.matches('\n').count() + 1;
     let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
     (line, col)
+}
+
+/// `CVE-YYYY-N...`, or a commit id of 12 to 40 hex digits.
+fn bug_id(id: &str) -> bool {
+    let cve = id
+        .strip_prefix("CVE-")
+        .and_then(|r| r.split_once('-'))
+        .is_some_and(|(y, n)| {
+            y.len() == 4 && n.len() >= 4 && (y.to_owned() + n).bytes().all(|b| b.is_ascii_digit())
+        });
+    let commit = (12..=40).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_hexdigit());
+    cve || commit
 }
 
 impl Scenario {
@@ -240,11 +257,18 @@ impl Scenario {
         limits::STEPS
             .check(all as i128)
             .map_err(|e| Error::Usage(format!("{source}: {e}")))?;
+        if let Some(bad) = file.cves.iter().find(|c| !bug_id(c)) {
+            return Err(Error::Usage(format!(
+                "{source}: `cves` = {bad:?} is neither a CVE id (CVE-2024-46785) nor a mainline \
+                 fix's commit (12 to 40 hex digits)"
+            )));
+        }
         Ok(Scenario {
             name: file.name,
             description: file.description,
             steps,
             threads,
+            cves: file.cves,
         })
     }
 
@@ -310,6 +334,7 @@ impl Scenario {
             description: description.to_owned(),
             steps,
             threads: Vec::new(),
+            cves: Vec::new(),
         })
     }
 
@@ -319,6 +344,9 @@ impl Scenario {
         let mut doc = toml::Table::new();
         doc.insert("name".into(), self.name.clone().into());
         doc.insert("description".into(), self.description.clone().into());
+        if !self.cves.is_empty() {
+            doc.insert("cves".into(), self.cves.clone().into());
+        }
         let steps = |steps: &[Step]| -> toml::Value {
             steps
                 .iter()
@@ -541,10 +569,33 @@ mod tests {
                     .collect::<Vec<_>>()
             };
             assert_eq!(threads(&back), threads(&s), "{name}");
+            assert_eq!(back.cves, s.cves, "{name}");
             assert!(
                 text.contains("{prefix}") || !text.contains(&prefix),
                 "{name}"
             );
+        }
+    }
+
+    #[test]
+    fn cves_name_a_cve_or_a_fix_commit() {
+        let with = |c: &str| {
+            Scenario::parse(
+                "f",
+                &format!(
+                    "name = \"x\"\ndescription = \"d\"\ncves = [{c}]\n[[step]]\nop = \"getcwd\"\n"
+                ),
+            )
+            .map(|s| s.cves)
+            .map_err(|e| e.to_string())
+        };
+        assert_eq!(
+            with(r#""CVE-2026-74605", "1e4624eb5a0e""#),
+            Ok(vec!["CVE-2026-74605".into(), "1e4624eb5a0e".into()])
+        );
+        for bad in [r#""74605""#, r#""CVE-26-1""#, r#""xyz1e4624eb5a0e""#] {
+            let e = with(bad).unwrap_err();
+            assert!(e.contains("neither a CVE id"), "{bad}: {e}");
         }
     }
 
