@@ -1,6 +1,7 @@
 //! `cargo xtask matrix [--kernels LIST]`: the host and each test-VM kernel, one row each:
-//! kernel, model policy, attach backends, scenario verdicts, findings. Written as a table, as
-//! JSON and as Markdown (target/rethfs-matrix.{json,md}).
+//! kernel, model policy, attach backends, scenario verdicts, findings; then the known bugs
+//! (the `cves` the scenarios name) by kernel: what their triggers showed there. Written as
+//! tables, as JSON and as Markdown (target/rethfs-matrix.{json,md}).
 
 use std::{collections::BTreeSet, fs};
 
@@ -50,6 +51,88 @@ fn row(report: &serde_json::Value) -> Row {
     }
 }
 
+/// The verdicts of `report` whose scenario runs the trigger of `cve`.
+fn tagged<'a>(report: &'a serde_json::Value, cve: &str) -> Vec<&'a serde_json::Value> {
+    report["verdicts"]
+        .as_array()
+        .map(|vs| {
+            vs.iter()
+                .filter(|v| {
+                    v["cves"]
+                        .as_array()
+                        .is_some_and(|c| c.iter().any(|c| c == cve))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// What the scenarios that run `cve`'s trigger showed on the kernel of `report`: a symptom
+/// (the first finding, and how many more), the trigger ran with none (and what could hide
+/// one), not applicable (why the scenarios were skipped), or not run there.
+fn cve_cell(report: &serde_json::Value, cve: &str) -> String {
+    let verdicts = tagged(report, cve);
+    if verdicts.is_empty() {
+        return "not run (races are opt-in on a host: `rethfs run --races`)".into();
+    }
+    let findings: Vec<String> = verdicts
+        .iter()
+        .flat_map(|v| v["findings"].as_array().cloned().unwrap_or_default())
+        .map(|f| {
+            let kind = f["invariant"].as_str().unwrap_or("divergence").to_owned();
+            format!("{kind}: {}", f["host"].as_str().unwrap_or_default())
+        })
+        .collect();
+    if let Some(first) = findings.first() {
+        let more = match findings.len() {
+            1 => String::new(),
+            n => format!(" (+{} more)", n - 1),
+        };
+        return format!("symptom: {first}{more}");
+    }
+    if verdicts.iter().all(|v| v["status"] == "skipped") {
+        let why = verdicts[0]["reason"].as_str().unwrap_or("skipped");
+        return format!("not applicable: {why}");
+    }
+    match report["host"]["config"]["options"]["CONFIG_KASAN"].as_str() {
+        Some("y") => "ran, no symptom (KASAN on)".into(),
+        Some(_) => "ran, no symptom (no KASAN: a use after free may pass unseen)".into(),
+        None => "ran, no symptom (config unknown: KASAN may be off)".into(),
+    }
+}
+
+/// The known bugs by kernel, one row per bug the reports' scenarios name, in id order.
+fn cve_table(reports: &[(String, Option<serde_json::Value>)]) -> String {
+    let cves: BTreeSet<String> = reports
+        .iter()
+        .filter_map(|(_, r)| r.as_ref())
+        .flat_map(|r| r["verdicts"].as_array().cloned().unwrap_or_default())
+        .flat_map(|v| v["cves"].as_array().cloned().unwrap_or_default())
+        .filter_map(|c| c.as_str().map(str::to_owned))
+        .collect();
+    let mut out = format!(
+        "| bug | {} |\n|---|{}\n",
+        reports
+            .iter()
+            .map(|(w, r)| match r {
+                Some(r) => format!("{w} ({})", r["host"]["kernel"].as_str().unwrap_or("?")),
+                None => format!("{w} (no report)"),
+            })
+            .collect::<Vec<_>>()
+            .join(" | "),
+        "---|".repeat(reports.len())
+    );
+    for cve in &cves {
+        let cells: Vec<String> = reports
+            .iter()
+            .map(|(_, r)| r.as_ref().map_or("no report".into(), |r| cve_cell(r, cve)))
+            .map(|c| c.replace('|', "\\|").replace('\n', " "))
+            .collect();
+        out.push_str(&format!("| {cve} | {} |\n", cells.join(" | ")));
+    }
+    out
+}
+
 pub fn run(kernels: &[String], timeout: u64) -> Result<u8> {
     setup::run()?;
     let target = workspace_root().join("target");
@@ -78,12 +161,15 @@ pub fn run(kernels: &[String], timeout: u64) -> Result<u8> {
         "| where | kernel | policy | backends | pass | divergence | violation | skipped | findings |\n|---|---|---|---|---|---|---|---|---|\n",
     );
     let mut json = Vec::new();
+    let mut parsed = Vec::new();
     for (where_, report) in &reports {
         let Some(text) = report else {
             table.push_str(&format!("| {where_} | (no report) | | | | | | | |\n"));
+            parsed.push((where_.clone(), None));
             continue;
         };
         let value: serde_json::Value = serde_json::from_str(text).context("a run report")?;
+        parsed.push((where_.clone(), Some(value.clone())));
         let r = row(&value);
         let [p, d, v, s] = r.counts;
         table.push_str(&format!(
@@ -92,6 +178,8 @@ pub fn run(kernels: &[String], timeout: u64) -> Result<u8> {
         ));
         json.push(serde_json::json!({"where": where_, "report": value}));
     }
+    table.push('\n');
+    table.push_str(&cve_table(&parsed));
     print!("{table}");
     fs::write(target.join("rethfs-matrix.md"), &table)?;
     fs::write(
@@ -100,4 +188,45 @@ pub fn run(kernels: &[String], timeout: u64) -> Result<u8> {
     )?;
     eprintln!("xtask: matrix in target/rethfs-matrix.md and .json");
     Ok(u8::from(reports.iter().any(|(_, r)| r.is_none())) * 2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cve_cell;
+    use serde_json::json;
+
+    fn report(verdicts: serde_json::Value, kasan: &str) -> serde_json::Value {
+        json!({
+            "verdicts": verdicts,
+            "host": {"kernel": "k", "config": {"options": {"CONFIG_KASAN": kasan}}},
+        })
+    }
+
+    #[test]
+    fn a_cell_says_what_the_tagged_scenarios_showed() {
+        let cve = "CVE-2026-74605";
+        let oops = json!([{"cves": [cve], "status": "violation", "findings": [
+            {"invariant": "kernel-survives", "host": "the kernel failed in eventfs_iterate"}
+        ]}]);
+        assert_eq!(
+            cve_cell(&report(oops, "not set"), cve),
+            "symptom: kernel-survives: the kernel failed in eventfs_iterate"
+        );
+        let clean = json!([
+            {"cves": [cve], "status": "pass", "findings": []},
+            {"cves": ["CVE-2024-36963"], "status": "violation", "findings": [{"host": "x"}]},
+        ]);
+        assert!(cve_cell(&report(clean.clone(), "not set"), cve).contains("no KASAN"));
+        assert_eq!(
+            cve_cell(&report(clean, "y"), cve),
+            "ran, no symptom (KASAN on)"
+        );
+        let skipped = json!([{"cves": [cve], "status": "skipped", "reason": "no eventfs",
+            "findings": []}]);
+        assert_eq!(
+            cve_cell(&report(skipped, "y"), cve),
+            "not applicable: no eventfs"
+        );
+        assert!(cve_cell(&report(json!([]), "y"), cve).starts_with("not run"));
+    }
 }

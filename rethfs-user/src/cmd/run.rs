@@ -186,7 +186,12 @@ pub fn run(opts: RunOptions) -> Result<u8> {
     }
     if let Some(path) = &opts.json {
         let doc = serde_json::json!({
-            "host": { "kernel": release, "tracefs": root, "backends": backends },
+            "host": {
+                "kernel": release,
+                "tracefs": root,
+                "backends": backends,
+                "config": crate::profile::KernelConfig::read(&release),
+            },
             "observer": observer,
             "policy": policy,
             "verdicts": verdicts,

@@ -6,7 +6,7 @@ use procfs::ConfigSetting;
 use serde::Serialize;
 
 /// Options that decide what rethfs can observe and how.
-pub const OPTIONS: [&str; 21] = [
+pub const OPTIONS: [&str; 23] = [
     "CONFIG_KPROBES",
     "CONFIG_KPROBE_EVENTS",
     "CONFIG_UPROBE_EVENTS",
@@ -29,6 +29,9 @@ pub const OPTIONS: [&str; 21] = [
     "CONFIG_FPROBE_EVENTS",
     "CONFIG_EPROBE_EVENTS",
     "CONFIG_SYNTH_EVENTS",
+    // What a known bug's trigger needs, or what would make its symptom show (the matrix).
+    "CONFIG_USER_EVENTS",
+    "CONFIG_KASAN",
 ];
 
 /// The relevant options and where they were read from.

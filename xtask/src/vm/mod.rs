@@ -35,8 +35,12 @@ fn build_static() -> Result<std::path::PathBuf> {
 }
 
 pub fn run(series: &str, args: &[String], timeout_secs: u64) -> Result<u8> {
+    // By default the races too, and remounts: the guest is disposable, and an oops there is
+    // a result.
     let args: Vec<String> = if args.is_empty() {
-        vec!["run".into(), "--json".into(), "/report.json".into()]
+        ["run", "--races", "--allow-remount", "--json", "/report.json"]
+            .map(str::to_owned)
+            .to_vec()
     } else {
         args.to_vec()
     };
