@@ -24,6 +24,8 @@ use crate::model::Model;
 const SHRINK_TIME: Duration = Duration::from_secs(20);
 
 struct Shrink<'a> {
+    /// When shrinking settles: each search gets what is left of [`SHRINK_TIME`].
+    deadline: Instant,
     calls: &'a [Call],
     model: &'a Model,
     culprit: usize,
@@ -51,7 +53,12 @@ impl Shrink<'_> {
             })
             .collect();
         sub.sort_by_key(|c| c.call_ns);
-        linearize::on_big_stack(&sub, self.model, super::BUDGET)
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        let budget = super::Budget {
+            time: left.min(super::BUDGET.time),
+            ..super::BUDGET
+        };
+        linearize::on_big_stack(&sub, self.model, budget)
     }
 
     fn linearizable(&self, keep: &[usize], widen: bool) -> bool {
@@ -78,6 +85,7 @@ pub fn minimal(calls: &[Call], model: &Model, culprit: usize) -> Vec<usize> {
     let started = Instant::now();
     let all: Vec<usize> = (0..calls.len()).collect();
     let mut s = Shrink {
+        deadline: started + SHRINK_TIME,
         calls,
         model,
         culprit,
