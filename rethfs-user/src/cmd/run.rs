@@ -9,7 +9,7 @@ use crate::{
     error::{Error, Result, require_root},
     model::KernelVersion,
     observe::Observer,
-    report::{self, trace::ScenarioLifetimes},
+    report::{self, history_view, trace::ScenarioLifetimes},
     scenario::{self, CATALOGUE, RACES, Scenario},
     session::{self, HostSession, signals},
 };
@@ -88,6 +88,7 @@ pub fn run(opts: RunOptions) -> Result<u8> {
     let mut verdicts: Vec<Verdict> = Vec::new();
     let mut transcripts = Vec::new();
     let mut histories = Vec::new();
+    let mut drawn = Vec::new();
     for (n, job) in jobs.into_iter().enumerate() {
         if signals::stopped() {
             break;
@@ -100,12 +101,31 @@ pub fn run(opts: RunOptions) -> Result<u8> {
         };
         if s.is_concurrent() {
             let race = session.run_concurrent(&s, &own)?;
+            let around = history_view::before_pending(&race.history);
             if !race.verdict.findings.is_empty() {
                 histories.push(serde_json::json!({
                     "scenario": s.name,
                     "smallest_failing": race.offending.as_ref().map(|(h, _)| h),
+                    "around_pending": around.as_ref().map(|(h, _)| h),
                 }));
             }
+            // The history view draws what a finding points at: the calls no order explains,
+            // else the calls around one that never returned.
+            let view = match (race.offending, around) {
+                (Some((h, marked)), _) => {
+                    Some(("the smallest sub-history no order explains", h, marked))
+                }
+                (None, Some((h, marked))) => {
+                    Some(("the calls around one that never returned", h, marked))
+                }
+                (None, None) => None,
+            };
+            drawn.extend(view.map(|(caption, history, marked)| history_view::Drawn {
+                scenario: s.name.clone(),
+                caption: caption.into(),
+                history,
+                marked,
+            }));
             verdicts.push(Verdict {
                 cves: s.cves.clone(),
                 ..race.verdict
@@ -183,6 +203,11 @@ pub fn run(opts: RunOptions) -> Result<u8> {
     }
     if let Some(path) = &opts.timeline {
         super::write_file(path, &report::timeline::svg(&pictured))?;
+        if !drawn.is_empty() {
+            let view = path.with_extension("history.svg");
+            super::write_file(&view, &history_view::svg(&drawn))?;
+            println!("history view: {}", view.display());
+        }
     }
     if let Some(path) = &opts.json {
         let doc = serde_json::json!({

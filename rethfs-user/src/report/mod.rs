@@ -2,6 +2,7 @@
 
 pub mod doctor;
 pub mod explore;
+pub mod history_view;
 pub mod records;
 pub mod timeline;
 pub mod trace;
