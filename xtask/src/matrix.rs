@@ -67,38 +67,61 @@ fn tagged<'a>(report: &'a serde_json::Value, cve: &str) -> Vec<&'a serde_json::V
         .unwrap_or_default()
 }
 
-/// What the scenarios that run `cve`'s trigger showed on the kernel of `report`: a symptom
-/// (the first finding, and how many more), the trigger ran with none (and what could hide
-/// one), not applicable (why the scenarios were skipped), or not run there.
+/// `text` cut to a table cell's length.
+fn short(text: &str) -> String {
+    let one_line = text.replace('\n', " ");
+    match one_line.char_indices().nth(100) {
+        Some((at, _)) => format!("{}...", &one_line[..at]),
+        None => one_line,
+    }
+}
+
+/// What the scenarios that run `cve`'s trigger showed on the kernel of `report`: the kernel
+/// failing (`reproduced`, with what it said), or the trigger ran without that (with what
+/// could have hidden a symptom, the other findings to read in the report, and what was left
+/// undecided), or not applicable (why the scenarios were skipped before running), or not
+/// run there at all.
 fn cve_cell(report: &serde_json::Value, cve: &str) -> String {
     let verdicts = tagged(report, cve);
     if verdicts.is_empty() {
         return "not run (races are opt-in on a host: `rethfs run --races`)".into();
     }
-    let findings: Vec<String> = verdicts
+    let findings: Vec<serde_json::Value> = verdicts
         .iter()
         .flat_map(|v| v["findings"].as_array().cloned().unwrap_or_default())
-        .map(|f| {
-            let kind = f["invariant"].as_str().unwrap_or("divergence").to_owned();
-            format!("{kind}: {}", f["host"].as_str().unwrap_or_default())
-        })
         .collect();
-    if let Some(first) = findings.first() {
-        let more = match findings.len() {
-            1 => String::new(),
-            n => format!(" (+{} more)", n - 1),
-        };
-        return format!("symptom: {first}{more}");
+    let kind = |f: &serde_json::Value| f["invariant"].as_str().unwrap_or("divergence").to_owned();
+    if let Some(f) = findings.iter().find(|f| kind(f) == "kernel-survives") {
+        return format!(
+            "reproduced: {}",
+            short(f["host"].as_str().unwrap_or_default())
+        );
     }
-    if verdicts.iter().all(|v| v["status"] == "skipped") {
+    if verdicts.iter().all(|v| v["steps"].as_u64() == Some(0)) {
         let why = verdicts[0]["reason"].as_str().unwrap_or("skipped");
         return format!("not applicable: {why}");
     }
-    match report["host"]["config"]["options"]["CONFIG_KASAN"].as_str() {
-        Some("y") => "ran, no symptom (KASAN on)".into(),
-        Some(_) => "ran, no symptom (no KASAN: a use after free may pass unseen)".into(),
-        None => "ran, no symptom (config unknown: KASAN may be off)".into(),
+    let mut cell = match report["host"]["config"]["options"]["CONFIG_KASAN"].as_str() {
+        Some("y") => "ran, the kernel survived (KASAN on)".to_owned(),
+        Some(_) => "ran, the kernel survived (no KASAN: a use after free may pass unseen)".into(),
+        None => "ran, the kernel survived (config unknown: KASAN may be off)".into(),
+    };
+    let others: BTreeSet<String> = findings.iter().map(kind).collect();
+    if !others.is_empty() {
+        let others: Vec<String> = others.into_iter().collect();
+        cell.push_str(&format!(
+            "; other findings: {} (see the report)",
+            others.join(", ")
+        ));
     }
+    if let Some(why) = verdicts
+        .iter()
+        .filter(|v| v["status"] == "skipped")
+        .find_map(|v| v["reason"].as_str())
+    {
+        cell.push_str(&format!("; undecided: {why}"));
+    }
+    cell
 }
 
 /// The known bugs by kernel, one row per bug the reports' scenarios name, in id order.
@@ -205,24 +228,37 @@ mod tests {
     #[test]
     fn a_cell_says_what_the_tagged_scenarios_showed() {
         let cve = "CVE-2026-74605";
-        let oops = json!([{"cves": [cve], "status": "violation", "findings": [
-            {"invariant": "kernel-survives", "host": "the kernel failed in eventfs_iterate"}
+        let oops = json!([{"cves": [cve], "status": "violation", "steps": 9, "findings": [
+            {"invariant": "linearizable", "host": "ENOENT"},
+            {"invariant": "kernel-survives", "host": "the kernel failed in eventfs_iterate"},
         ]}]);
         assert_eq!(
             cve_cell(&report(oops, "not set"), cve),
-            "symptom: kernel-survives: the kernel failed in eventfs_iterate"
+            "reproduced: the kernel failed in eventfs_iterate"
         );
         let clean = json!([
-            {"cves": [cve], "status": "pass", "findings": []},
-            {"cves": ["CVE-2024-36963"], "status": "violation", "findings": [{"host": "x"}]},
+            {"cves": [cve], "status": "pass", "steps": 9, "findings": []},
+            {"cves": ["CVE-2024-36963"], "status": "violation", "steps": 9,
+                "findings": [{"host": "x"}]},
         ]);
         assert!(cve_cell(&report(clean.clone(), "not set"), cve).contains("no KASAN"));
         assert_eq!(
             cve_cell(&report(clean, "y"), cve),
-            "ran, no symptom (KASAN on)"
+            "ran, the kernel survived (KASAN on)"
+        );
+        let other = json!([
+            {"cves": [cve], "status": "violation", "steps": 9,
+                "findings": [{"invariant": "linearizable", "host": "x"}]},
+            {"cves": [cve], "status": "skipped", "reason": "the search gave up", "steps": 9,
+                "findings": []},
+        ]);
+        assert_eq!(
+            cve_cell(&report(other, "y"), cve),
+            "ran, the kernel survived (KASAN on); other findings: linearizable (see the \
+             report); undecided: the search gave up"
         );
         let skipped = json!([{"cves": [cve], "status": "skipped", "reason": "no eventfs",
-            "findings": []}]);
+            "steps": 0, "findings": []}]);
         assert_eq!(
             cve_cell(&report(skipped, "y"), cve),
             "not applicable: no eventfs"

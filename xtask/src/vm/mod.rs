@@ -38,9 +38,15 @@ pub fn run(series: &str, args: &[String], timeout_secs: u64) -> Result<u8> {
     // By default the races too, and remounts: the guest is disposable, and an oops there is
     // a result.
     let args: Vec<String> = if args.is_empty() {
-        ["run", "--races", "--allow-remount", "--json", "/report.json"]
-            .map(str::to_owned)
-            .to_vec()
+        [
+            "run",
+            "--races",
+            "--allow-remount",
+            "--json",
+            "/report.json",
+        ]
+        .map(str::to_owned)
+        .to_vec()
     } else {
         args.to_vec()
     };
