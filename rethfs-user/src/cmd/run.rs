@@ -101,7 +101,7 @@ pub fn run(opts: RunOptions) -> Result<u8> {
         };
         if s.is_concurrent() {
             let race = session.run_concurrent(&s, &own)?;
-            let around = history_view::before_pending(&race.history);
+            let around = race.history.around_pending(history_view::MAX_CALLS);
             if !race.verdict.findings.is_empty() {
                 histories.push(serde_json::json!({
                     "scenario": s.name,

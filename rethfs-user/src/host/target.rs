@@ -71,6 +71,10 @@ pub struct Holds {
     pub reached: usize,
 }
 
+/// The buffer of each getdents64 call of a listing, as large as `ls` uses; a stall's `at`
+/// lies inside the first (see [`limits::STALL_AT`]).
+const LIST_BUFFER: usize = limits::STALL_AT.max as usize;
+
 fn errno(e: io::Error) -> Errno {
     Errno(e.raw_os_error().unwrap_or(libc::EIO))
 }
@@ -451,7 +455,7 @@ impl HostTracefs {
         self.holds
     }
 
-    /// `ls -f` with every getdents64 call on a fresh 32 KiB buffer but the first, which is
+    /// `ls -f` with every getdents64 call on a fresh buffer but the first, which is
     /// `first` when given.
     fn list(&self, path: &str, mut first: Option<&mut [u8]>) -> Result<Value, Errno> {
         let dir = self.open_path(path, OFlag::O_RDONLY | OFlag::O_DIRECTORY)?;
@@ -459,7 +463,7 @@ impl HostTracefs {
         loop {
             let batch = match first.take() {
                 Some(buffer) => getdents64_into(&dir.fd, buffer)?,
-                None => getdents64(&dir.fd, 32768)?,
+                None => getdents64(&dir.fd, LIST_BUFFER)?,
             };
             if batch.is_empty() {
                 break;
@@ -476,7 +480,7 @@ impl HostTracefs {
 
     /// `ls -f` whose first getdents64 call is held as `stall` asks.
     fn list_held(&mut self, path: &str, stall: Stall) -> Outcome {
-        match stall::held(32768, stall, |buffer| self.list(path, Some(buffer))) {
+        match stall::held(LIST_BUFFER, stall, |buffer| self.list(path, Some(buffer))) {
             Ok((result, reached)) => {
                 self.holds.asked += 1;
                 self.holds.reached += usize::from(reached);

@@ -54,6 +54,19 @@ impl History {
         }
     }
 
+    /// The `most` calls around the first call that never returned (half of them begun
+    /// before it), and the indices of the pending ones among them.
+    pub fn around_pending(&self, most: usize) -> Option<(History, Vec<usize>)> {
+        let first_pending = self.calls.iter().position(|c| c.outcome.is_none())?;
+        let from = (first_pending + 1).saturating_sub(most / 2);
+        let upto = (first_pending + most / 2).min(self.calls.len());
+        let sub = self.subset(|i| (from..upto).contains(&i));
+        let marked = (0..sub.calls.len())
+            .filter(|&i| sub.calls[i].outcome.is_none())
+            .collect();
+        Some((sub, marked))
+    }
+
     /// Seconds from the first call to the last return.
     pub fn span_s(&self) -> f64 {
         let first = self.calls.first().map_or(0, |c| c.call_ns);

@@ -29,19 +29,6 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// The calls around each call that never returned: the `MAX_CALLS` that began last before
-/// it, and the pending calls marked.
-pub fn before_pending(history: &History) -> Option<(History, Vec<usize>)> {
-    let first_pending = history.calls.iter().position(|c| c.outcome.is_none())?;
-    let from = (first_pending + 1).saturating_sub(MAX_CALLS / 2);
-    let upto = (first_pending + MAX_CALLS / 2).min(history.calls.len());
-    let sub = history.subset(|i| (from..upto).contains(&i));
-    let marked = (0..sub.calls.len())
-        .filter(|&i| sub.calls[i].outcome.is_none())
-        .collect();
-    Some((sub, marked))
-}
-
 /// Every history in `drawn`, one below the other, in one SVG document.
 pub fn svg(drawn: &[Drawn]) -> String {
     let mut body = String::new();
@@ -153,7 +140,7 @@ mod tests {
                 call(1, 5, None, None),
             ],
         );
-        let (sub, marked) = before_pending(&history).expect("a pending call");
+        let (sub, marked) = history.around_pending(MAX_CALLS).expect("a pending call");
         assert_eq!(marked, vec![1]);
         let out = svg(&[Drawn {
             scenario: "churn".into(),
