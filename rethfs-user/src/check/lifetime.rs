@@ -11,7 +11,10 @@ use super::{Finding, FindingKind, Side};
 use crate::{
     model::Policy,
     scenario::{StepResult, Transcript},
-    target::{Action, Lifetime, LifetimeKind, Outcome},
+    target::{
+        Action, Lifetime, LifetimeKind, Outcome,
+        path::{self, Base},
+    },
 };
 
 /// What lifetimes are judged: the run's objects (a path component is `prefix`), and the kinds
@@ -335,13 +338,23 @@ fn list(paths: &[&String]) -> String {
 }
 
 /// Follows which paths the scenario holds open (files and the cwd pin their dentries).
+/// `p` below the tracefs root, as lifetimes name paths: a `./` path joined to the current
+/// directory (the root until a `chdir`), `.` and `..` resolved.
+fn from_root(p: &str, cwd: &Option<String>) -> String {
+    let full = match path::base(p) {
+        Base::Cwd => format!("{}/{p}", cwd.as_deref().unwrap_or_default()),
+        Base::Root => p.to_owned(),
+    };
+    path::normal(&full).map_or(full.clone(), |c| c.join("/"))
+}
+
 fn track_holders(s: &StepResult, handles: &mut HashMap<String, String>, cwd: &mut Option<String>) {
     if !s.outcome.is_ok() {
         return;
     }
     match &s.action {
         Action::Open { path, handle, .. } => {
-            handles.insert(handle.clone(), path.clone());
+            handles.insert(handle.clone(), from_root(path, cwd));
         }
         Action::OpenAt {
             dir,
@@ -356,7 +369,7 @@ fn track_holders(s: &StepResult, handles: &mut HashMap<String, String>, cwd: &mu
         Action::Close { handle } => {
             handles.remove(handle);
         }
-        Action::Chdir { path } => *cwd = Some(path.clone()),
+        Action::Chdir { path } => *cwd = Some(from_root(path, cwd)),
         Action::Fchdir { handle } => *cwd = handles.get(handle).cloned(),
         _ => {}
     }
@@ -583,12 +596,29 @@ mod tests {
             handle: "h".into(),
         };
         let held = transcript(vec![
-            made,
+            made.clone(),
             step(2, open, vec![]),
-            freed,
+            freed.clone(),
             step(4, Action::DropCaches, vec![]),
         ]);
         assert!(invariant_names(&held).is_empty());
+        // So does one opened by a path from the current directory (found by explore).
+        let chdir = Action::Chdir {
+            path: ev.replace("{p}", P),
+        };
+        let relative = Action::Open {
+            path: "./enable".into(),
+            mode: crate::target::OpenMode::Read,
+            handle: "h".into(),
+        };
+        let held_here = transcript(vec![
+            made,
+            step(2, chdir, vec![]),
+            step(3, relative, vec![]),
+            freed,
+            step(5, Action::DropCaches, vec![]),
+        ]);
+        assert!(invariant_names(&held_here).is_empty());
     }
 
     #[test]
