@@ -11,12 +11,16 @@
 //!   change nothing the search compares, so each is placed greedily at the first state that
 //!   gives its result:
 //!   moving a read-only call earlier, to a point its real-time window allows, never invalidates
-//!   the rest of an order.
+//!   the rest of an order. A stat is a lookup then a getattr: one that a removal of its path
+//!   overlaps may find the file and then report it unlinked (nlink 0, seen on 6.1), so its
+//!   link count is then taken from the state it is placed at.
 //! - *Listings* (a `list` that succeeded) are not atomic: getdents runs while others create and
 //!   remove. A listing's window in the order runs from when every call that returned before
 //!   it began is placed to when the first call that began after it returned is; every name
 //!   present in every state of that window must appear, every name it gives must be present
-//!   in some state of it, and no name twice. It ends as soon as what it returned fits what its
+//!   in some state of it, and no name twice unless it went and came back within the window
+//!   (two files of one name, each of which POSIX lets a reader see or not; seen in 6.12 and
+//!   7.2 when a removal and a re-creation overtake eventfs_iterate's walk). It ends as soon as what it returned fits what its
 //!   window saw (a wider window only ever helps the listing itself), so it never branches.
 //!   A group's listing may also give the group's own files alone while a control write
 //!   making or removing its events is in flight: eventfs makes a group's directory (with
@@ -76,6 +80,11 @@ struct Views {
     always: BTreeSet<String>,
     /// Names in some state of the window.
     ever: BTreeSet<String>,
+    /// Names that were missing from a state after one that had them, and how many times
+    /// each came back after that: each return is another file a listing may give.
+    returns: BTreeMap<String, usize>,
+    /// Names of the window's last state.
+    last: BTreeSet<String>,
     /// States in which the directory could be listed.
     listable: usize,
     /// Whether the model holds the directory open for a listing that failed, as the kernel's
@@ -115,6 +124,8 @@ struct Search<'h> {
     calls: &'h [Call],
     roles: Vec<Role>,
     id_read: Vec<bool>,
+    /// Per call: whether a removal of what it works on overlaps it (see [`Search::gives`]).
+    removed_under: Vec<bool>,
     /// Per listing of a group: the events control writes overlapping it make or remove, and
     /// those writes.
     in_flight: Vec<(BTreeSet<String>, Vec<usize>)>,
@@ -217,7 +228,9 @@ impl Views {
         Views {
             listable: usize::from(seen.is_some()),
             always: seen.clone().unwrap_or_default(),
-            ever: seen.unwrap_or_default(),
+            ever: seen.clone().unwrap_or_default(),
+            returns: BTreeMap::new(),
+            last: seen.unwrap_or_default(),
             held: false,
             failed: false,
             files,
@@ -233,15 +246,26 @@ impl Views {
         self.listable += usize::from(seen.is_some());
         let seen = seen.unwrap_or_default();
         self.always.retain(|n| seen.contains(n));
-        self.ever.extend(seen);
+        for n in seen.difference(&self.last) {
+            if self.ever.contains(n) {
+                *self.returns.entry(n.clone()).or_default() += 1;
+            }
+        }
+        self.ever.extend(seen.iter().cloned());
+        self.last = seen;
     }
 
     /// Whether the names a listing returned fit what its window saw.
     fn fits(&self, got: &[String]) -> bool {
-        let mut once = HashSet::new();
+        let mut times: BTreeMap<&String, usize> = BTreeMap::new();
+        for n in got {
+            *times.entry(n).or_default() += 1;
+        }
         self.listable > 0
-            && got.iter().all(|n| once.insert(n) && self.ever.contains(n))
-            && self.always.iter().all(|n| once.contains(n))
+            && times.iter().all(|(n, &k)| {
+                self.ever.contains(*n) && k <= 1 + self.returns.get(*n).copied().unwrap_or(0)
+            })
+            && self.always.iter().all(|n| times.contains_key(n))
     }
 
     /// Whether `got` is the group half made or half removed: its own files and nothing
@@ -293,6 +317,50 @@ fn in_flight(calls: &[Call]) -> Vec<(BTreeSet<String>, Vec<usize>)> {
         .collect()
 }
 
+/// Whether call `w` removes `path`: a control line removing its event or group, a write
+/// clearing a control file, or an rmdir of it or of a directory above it.
+fn removes(w: &Call, path: &str) -> bool {
+    match &w.action {
+        Action::Control { line, .. } if line.starts_with(['-', '!']) => {
+            super::partition::line_event(line).is_some_and(|(g, e)| {
+                let c: Vec<&str> = crate::target::path::components(path).collect();
+                c.windows(2).any(|p| p[0] == "events" && p[1] == g)
+                    && c.iter()
+                        .skip_while(|&&x| x != g)
+                        .nth(1)
+                        .is_none_or(|&x| x == e)
+            })
+        }
+        Action::WriteFile { path: file, .. } => file.ends_with("_events"),
+        Action::Rmdir { path: dir } => path
+            .strip_prefix(dir.as_str())
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/')),
+        _ => false,
+    }
+}
+
+/// For each call, whether a call overlapping it in real time removes the path it works on
+/// (a getdents: the directory its handle was opened on).
+fn removed_under(calls: &[Call]) -> Vec<bool> {
+    let overlap = |a: &Call, b: &Call| a.call_ns < b.ret() && b.call_ns < a.ret();
+    let mut opened: std::collections::HashMap<&str, &str> = Default::default();
+    calls
+        .iter()
+        .map(|c| {
+            let path = match &c.action {
+                Action::Open { path, handle, .. } => {
+                    opened.insert(handle, path);
+                    Some(path.as_str())
+                }
+                Action::Stat { path } | Action::ReadFile { path } => Some(path.as_str()),
+                Action::Getdents { handle, .. } => opened.get(handle.as_str()).copied(),
+                _ => None,
+            };
+            path.is_some_and(|p| calls.iter().any(|w| overlap(c, w) && removes(w, p)))
+        })
+        .collect()
+}
+
 /// A 64-bit mix (splitmix64), for the calls' keys.
 pub(crate) fn mix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -323,6 +391,7 @@ impl<'h> Search<'h> {
             calls,
             roles: calls.iter().map(role).collect(),
             in_flight: in_flight(calls),
+            removed_under: removed_under(calls),
             checkpoints: Vec::new(),
             branch_depth: 0,
             id_read,
@@ -421,15 +490,62 @@ impl<'h> Search<'h> {
         }
     }
 
-    /// Whether the model, in its state now, gives call `i` the kernel's result.
+    /// Whether the model, in its state now, gives call `i` the kernel's result. A call that
+    /// a removal of its path overlaps may also see the removal half done, which no single
+    /// call leaves:
+    /// - a stat may find the file and then report it unlinked (nlink 0; seen on 6.1): the
+    ///   lookup and the getattr are two steps;
+    /// - an open in an instance may fail with ENODEV (seen on 7.2): `__remove_instance`
+    ///   unlists the trace_array before it removes the files, and `trace_array_get` fails;
+    /// - a getdents may stop early (seen on 7.2: `.`, `..`, `format`, `id`): eventfs_iterate
+    ///   checks `is_freed` before each file; the model's handle then resumes where the
+    ///   kernel's stopped.
     fn gives(&self, i: usize, model: &mut Model) -> bool {
-        let m = model.apply(&self.calls[i].action);
-        model.take_lifetimes();
         let h = self.calls[i]
             .outcome
             .as_ref()
             .expect("only returned calls are searched");
-        compare::agrees_alone(h, &m, self.id_read[i]).is_none()
+        let under = self.removed_under[i];
+        if under
+            && *h == Outcome::Err(crate::target::Errno::ENODEV)
+            && matches!(
+                self.calls[i].action,
+                Action::Open { .. } | Action::ReadFile { .. }
+            )
+        {
+            return true;
+        }
+        let m = model.apply(&self.calls[i].action);
+        model.take_lifetimes();
+        let trimmed;
+        let m = match (h, &m) {
+            (Outcome::Ok(Value::Stat(hs)), Outcome::Ok(Value::Stat(ms)))
+                if under && hs.nlink == 0 =>
+            {
+                trimmed = Outcome::Ok(Value::Stat(StatInfo { nlink: 0, ..*ms }));
+                &trimmed
+            }
+            (
+                Outcome::Ok(Value::Dirents { entries: he }),
+                Outcome::Ok(Value::Dirents { entries: me }),
+            ) if under && !he.is_empty() && he.len() < me.len() => {
+                if let (Action::Getdents { handle, .. }, Some(last)) =
+                    (&self.calls[i].action, he.last())
+                {
+                    model.apply(&Action::Seek {
+                        handle: handle.clone(),
+                        pos: last.off,
+                    });
+                    model.take_lifetimes();
+                }
+                trimmed = Outcome::Ok(Value::Dirents {
+                    entries: me[..he.len()].to_vec(),
+                });
+                &trimmed
+            }
+            _ => &m,
+        };
+        compare::agrees_alone(h, m, self.id_read[i]).is_none()
     }
 
     /// Applies step `i` and adds the state it leaves to every open listing's window.
@@ -785,6 +901,139 @@ mod tests {
         short[1].outcome = names(&[]);
         assert!(own.iter().all(|n| n != "a"));
         assert!(is_no(&verdict(&short)), "a name there throughout, missing");
+    }
+
+    #[test]
+    fn a_name_listed_twice_must_have_gone_and_come_back_within_the_listing() {
+        // Seen in the 6.12 and 7.2 VMs: `c2` removed and made again while a listing of its
+        // group ran, listed twice (the old entry, then the new one at the list's tail).
+        let script = [
+            (0, make("a"), 0, 1),
+            (0, remove("a"), 10, 20),
+            (0, make("a"), 30, 40),
+            (1, list(), 5, 45),
+        ];
+        let mut calls = history(&script, &[0, 1, 2, 3]);
+        let Some(Outcome::Ok(Value::Names { names: own })) = &calls[1].outcome else {
+            panic!("the model lists the group")
+        };
+        let own = own.iter().filter(|n| *n != "a").cloned();
+        let twice: Vec<String> = own.chain(["a".into(), "a".into()]).collect();
+        calls[1].outcome = Some(Outcome::Ok(Value::Names {
+            names: twice.clone(),
+        }));
+        assert_eq!(verdict(&calls), Linearizable::Yes);
+        // Thrice is one file more than the window ever had.
+        let mut thrice = twice.clone();
+        thrice.push("a".into());
+        calls[1].outcome = Some(Outcome::Ok(Value::Names { names: thrice }));
+        assert!(is_no(&verdict(&calls)), "three files of one name");
+        // Without the removal between, the same file twice.
+        let kept = [(0, make("a"), 0, 1), (1, list(), 5, 45)];
+        let mut calls = history(&kept, &[0, 1]);
+        calls[1].outcome = Some(Outcome::Ok(Value::Names { names: twice }));
+        assert!(is_no(&verdict(&calls)), "one file twice");
+    }
+
+    #[test]
+    fn a_stat_may_report_its_file_unlinked_only_while_a_removal_overlaps_it() {
+        // Seen in the 6.1 VM: the lookup found `enable`, the removal unlinked it, getattr
+        // gave nlink 0.
+        let unlinked = |calls: &mut [Call], i: usize| {
+            let Some(Outcome::Ok(Value::Stat(s))) = &mut calls[i].outcome else {
+                panic!("the stat finds the file")
+            };
+            s.nlink = 0;
+        };
+        let racing = [
+            (0, make("e"), 0, 10),
+            (0, remove("e"), 20, 30),
+            (1, stat("e"), 15, 25),
+        ];
+        let mut calls = history(&racing, &[0, 2, 1]);
+        unlinked(&mut calls, 1);
+        assert_eq!(verdict(&calls), Linearizable::Yes);
+        // Before the removal began, nlink 0 is wrong.
+        let early = [
+            (0, make("e"), 0, 10),
+            (0, remove("e"), 20, 30),
+            (1, stat("e"), 12, 18),
+        ];
+        let mut calls = history(&early, &[0, 2, 1]);
+        unlinked(&mut calls, 1);
+        assert!(
+            is_no(&verdict(&calls)),
+            "unlinked with no removal under way"
+        );
+    }
+
+    #[test]
+    fn an_open_in_an_instance_being_removed_may_fail_with_enodev() {
+        let on = || Action::Open {
+            path: "instances/i/tracing_on".into(),
+            mode: crate::target::OpenMode::Read,
+            handle: "on".into(),
+        };
+        let mkdir = Action::Mkdir {
+            path: "instances/i".into(),
+        };
+        let rmdir = Action::Rmdir {
+            path: "instances/i".into(),
+        };
+        let enodev = |calls: &mut [Call], i: usize| {
+            calls[i].outcome = Some(Outcome::Err(crate::target::Errno::ENODEV))
+        };
+        let racing = [
+            (0, mkdir.clone(), 0, 10),
+            (0, rmdir.clone(), 20, 30),
+            (1, on(), 15, 25),
+        ];
+        // The rmdir succeeds (no handle held), the open fails.
+        let mut calls = history(&racing, &[0, 1, 2]);
+        enodev(&mut calls, 1);
+        assert_eq!(verdict(&calls), Linearizable::Yes);
+        let early = [(0, mkdir, 0, 10), (0, rmdir, 20, 30), (1, on(), 12, 18)];
+        let mut calls = history(&early, &[0, 1, 2]);
+        enodev(&mut calls, 1);
+        assert!(is_no(&verdict(&calls)), "ENODEV with no rmdir under way");
+    }
+
+    #[test]
+    fn a_getdents_that_a_removal_overlaps_may_stop_early() {
+        let open = Action::Open {
+            path: "events/g/e".into(),
+            mode: crate::target::OpenMode::Directory,
+            handle: "d".into(),
+        };
+        let getdents = || Action::Getdents {
+            handle: "d".into(),
+            buffer: 32768,
+        };
+        let cut = |calls: &mut [Call], i: usize| {
+            let Some(Outcome::Ok(Value::Dirents { entries })) = &mut calls[i].outcome else {
+                panic!("the event's directory lists")
+            };
+            assert!(entries.len() > 3);
+            entries.truncate(3);
+        };
+        // The model's handle resumes where the kernel's stopped: the next read is the rest.
+        let script = |r0: u64| {
+            [
+                (0, make("e"), 0, 1),
+                (1, open.clone(), 2, 3),
+                (1, getdents(), 4, 10),
+                (0, remove("e"), r0, 20),
+            ]
+        };
+        let mut calls = history(&script(8), &[0, 1, 2, 3]);
+        cut(&mut calls, 2);
+        assert_eq!(verdict(&calls), Linearizable::Yes);
+        let mut calls = history(&script(12), &[0, 1, 2, 3]);
+        cut(&mut calls, 2);
+        assert!(
+            is_no(&verdict(&calls)),
+            "stopped early with no removal under way"
+        );
     }
 
     #[test]
