@@ -97,7 +97,11 @@ fn cve_cell(report: &serde_json::Value, cve: &str) -> String {
             short(f["host"].as_str().unwrap_or_default())
         );
     }
-    if verdicts.iter().all(|v| v["steps"].as_u64() == Some(0)) {
+    // Nothing ran: every step skipped (a feature the kernel lacks), or none to run.
+    if verdicts
+        .iter()
+        .all(|v| v["skipped_steps"].as_u64().unwrap_or(0) == v["steps"].as_u64().unwrap_or(0))
+    {
         let why = verdicts[0]["reason"].as_str().unwrap_or("skipped");
         return format!("not applicable: {why}");
     }
@@ -262,6 +266,12 @@ mod tests {
         assert_eq!(
             cve_cell(&report(skipped, "y"), cve),
             "not applicable: no eventfs"
+        );
+        let refused = json!([{"cves": [cve], "status": "skipped", "steps": 2,
+            "skipped_steps": 2, "reason": "this kernel has no user_events", "findings": []}]);
+        assert_eq!(
+            cve_cell(&report(refused, "y"), cve),
+            "not applicable: this kernel has no user_events"
         );
         assert!(cve_cell(&report(json!([]), "y"), cve).starts_with("not run"));
     }

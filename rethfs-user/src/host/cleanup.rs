@@ -26,7 +26,7 @@ pub fn of_dead_runs(name: &str) -> bool {
     owner_pid(name).is_some_and(|p| !pid_alive(p))
 }
 
-/// `GROUP/EVENT` of every probe defined in the control files, eprobes first: each holds the
+/// `GROUP/EVENT` (a user event's with its fields) of every probe defined in the control files, eprobes first: each holds the
 /// event it is attached to, which cannot go before it.
 fn probes(root: &Path) -> BTreeSet<(bool, String, String)> {
     let mut out = BTreeSet::new();
@@ -36,10 +36,18 @@ fn probes(root: &Path) -> BTreeSet<(bool, String, String)> {
         };
         for line in text.lines() {
             let spec = line.split_whitespace().next().unwrap_or_default();
-            if let Some((kind, name)) = spec.split_once(':')
-                && let Some((group, event)) = name.split_once('/')
-            {
-                out.insert((kind != "e", group.to_owned(), event.to_owned()));
+            match spec.split_once(':') {
+                // A user event is listed without its group, and freed only with its fields.
+                Some(("u", _)) => {
+                    let event = line["u:".len()..].trim();
+                    out.insert((true, "user_events".to_owned(), event.to_owned()));
+                }
+                Some((kind, name)) => {
+                    if let Some((group, event)) = name.split_once('/') {
+                        out.insert((kind != "e", group.to_owned(), event.to_owned()));
+                    }
+                }
+                None => {}
             }
         }
     }
@@ -59,7 +67,7 @@ pub fn remove_owned(root: &Path, owned: &dyn Fn(&str) -> bool) -> (Vec<String>, 
     let (mut removed, mut errors) = (Vec::new(), Vec::new());
     let ours: Vec<(String, String)> = probes(root)
         .into_iter()
-        .filter(|(_, g, _)| owned(g))
+        .filter(|(_, g, e)| owned(g) || (g == "user_events" && owned(e)))
         .map(|(_, g, e)| (g, e))
         .collect();
     let instances: Vec<String> = fs::read_dir(root.join("instances"))
@@ -74,10 +82,17 @@ pub fn remove_owned(root: &Path, owned: &dyn Fn(&str) -> bool) -> (Vec<String>, 
     if let Ok(d) = fs::read_dir(root.join("instances")) {
         arrays.extend(d.filter_map(|e| Some(e.ok()?.path())));
     }
-    let groups: BTreeSet<&String> = ours.iter().map(|(g, _)| g).collect();
+    // The shared `user_events` group is disabled event by event.
+    let dirs: BTreeSet<String> = ours
+        .iter()
+        .map(|(g, e)| match g.as_str() {
+            "user_events" => format!("{g}/{}", e.split(' ').next().unwrap_or_default()),
+            _ => g.clone(),
+        })
+        .collect();
     for tr in &arrays {
-        for g in &groups {
-            let enable = tr.join("events").join(g).join("enable");
+        for d in &dirs {
+            let enable = tr.join("events").join(d).join("enable");
             if enable.exists() {
                 let _ = fs::write(&enable, "0");
             }
@@ -180,6 +195,32 @@ mod tests {
             written.ends_with("-:rethfs_9_1a/e1\n-:rethfs_9_1a/e0\n"),
             "{written}"
         );
+    }
+
+    /// A user event is listed as `u:NAME FIELDS`, in the shared `user_events` group: only the
+    /// run's own name is removed, and only its own `enable` written.
+    #[test]
+    fn user_events_are_removed_by_their_own_name() {
+        let root = std::env::temp_dir().join(format!("rethfs-cleanup-u-{}", std::process::id()));
+        let enable = |e: &str| root.join("events/user_events").join(e).join("enable");
+        for e in ["rethfs_9_ue", "theirs"] {
+            fs::create_dir_all(enable(e).parent().unwrap()).unwrap();
+            fs::write(enable(e), "1").unwrap();
+        }
+        let listed = "u:rethfs_9_ue u32 count\nu:theirs\n";
+        fs::write(root.join("dynamic_events"), listed).unwrap();
+        let (removed, errors) = remove_owned(&root, &of_pid(9));
+        let written = fs::read_to_string(root.join("dynamic_events")).unwrap();
+        let enabled =
+            [enable("rethfs_9_ue"), enable("theirs")].map(|p| fs::read_to_string(p).unwrap());
+        fs::remove_dir_all(&root).unwrap();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(removed, ["probe user_events/rethfs_9_ue u32 count"]);
+        assert!(
+            written.ends_with("-:user_events/rethfs_9_ue u32 count\n"),
+            "{written}"
+        );
+        assert_eq!(enabled, ["0", "1"]);
     }
 
     #[test]

@@ -344,6 +344,15 @@ impl HostTracefs {
                 if *file == ControlFile::KprobeEvents && !self.root.join("kprobe_events").exists() {
                     return Some("this kernel has no kprobe_events (CONFIG_KPROBE_EVENTS)".into());
                 }
+                // User events share one group, `user_events`: the event's own name is the run's.
+                if let Some(event) = user_event(line) {
+                    if !self.root.join("user_events_data").exists() {
+                        return Some("this kernel has no user_events (CONFIG_USER_EVENTS)".into());
+                    }
+                    return (!event.starts_with(&self.prefix))
+                        .then(|| others(&format!("`{line}`")))
+                        .flatten();
+                }
                 // The group must be named, and be this run's: its prefix, or the prefix with a
                 // suffix (explore's `{own}a`), as `ours` has it for paths. An event without a
                 // group would land in the shared `uprobes` or `kprobes` group.
@@ -695,6 +704,17 @@ fn foreign_uprobe(file: ControlFile, line: &str) -> Option<String> {
              places uprobes only in its own executable ({{uprobe}})"
         )
     })
+}
+
+/// The event a `dynamic_events` line makes or removes, if it is a user event: `u:NAME ...`,
+/// `!u:NAME ...` or `-:user_events/NAME`.
+pub(crate) fn user_event(line: &str) -> Option<&str> {
+    let spec = line.split_whitespace().next()?;
+    let name = spec
+        .strip_prefix("u:")
+        .or_else(|| spec.strip_prefix("!u:"))
+        .or_else(|| spec.strip_prefix("-:user_events/"))?;
+    Some(name)
 }
 
 /// An eprobe attached to an event of another's: enabled, it would put that event in soft

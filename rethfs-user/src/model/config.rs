@@ -45,6 +45,8 @@ pub struct ModelConfig {
     pub fprobe_events: bool,
     /// CONFIG_EPROBE_EVENTS: `dynamic_events` takes `e:` (event probe) lines.
     pub eprobe_events: bool,
+    /// CONFIG_USER_EVENTS: `dynamic_events` takes `u:` (user event) lines.
+    pub user_events: bool,
     /// CONFIG_PERF_EVENTS: the `id` file.
     pub perf_events: bool,
     /// CONFIG_HIST_TRIGGERS: the `hist` file.
@@ -86,6 +88,7 @@ impl Default for ModelConfig {
             kprobe_events: true,
             fprobe_events: true,
             eprobe_events: true,
+            user_events: true,
             perf_events: true,
             hist: false,
             hist_debug: false,

@@ -65,6 +65,12 @@ impl Model {
                         }
                         parse_fprobe(&argv)?
                     }
+                    ControlFile::DynamicEvents if argv[0].starts_with("u:") => {
+                        if !self.config.user_events {
+                            return Err(CANCELED);
+                        }
+                        parse_user(&argv)?
+                    }
                     ControlFile::DynamicEvents if argv[0].starts_with('e') => {
                         if !self.config.eprobe_events {
                             return Err(CANCELED);
@@ -117,6 +123,11 @@ impl Model {
             .find(|id| self.calls[id.0].group == c.group && self.calls[id.0].name == c.event);
         let fprobe = matches!(c.kind, CallKind::Fprobe | CallKind::Tprobe);
         let call = match existing {
+            // user_event_parse: the same name with the same fields is the event already made.
+            Some(id) if c.kind == CallKind::User && self.calls[id.0].kind == CallKind::User => {
+                let same = self.probes.iter().any(|p| p.call == id && p.args == c.args);
+                return if same { Ok(()) } else { Err(Errno::EADDRINUSE) };
+            }
             Some(_) if fprobe && self.policy.fprobe_name_clash_is_einval() => {
                 return Err(Errno::EINVAL);
             }
@@ -183,11 +194,16 @@ impl Model {
             let matches = kind.is_none_or(|k| k == p.kind)
                 && (event.is_empty() || call.name == event)
                 && group.is_none_or(|g| g == call.group)
-                && argv[1..]
-                    .iter()
-                    .zip(std::iter::once(&p.place).chain(&p.args))
-                    .all(|(a, b)| a == b)
-                && argv.len() - 1 <= 1 + p.args.len();
+                && if p.kind == CallKind::User {
+                    // user_event_match: the fields given are all of them (none, none).
+                    parse_user_fields(&argv[1..]) == p.args
+                } else {
+                    argv[1..]
+                        .iter()
+                        .zip(std::iter::once(&p.place).chain(&p.args))
+                        .all(|(a, b)| a == b)
+                        && argv.len() - 1 <= 1 + p.args.len()
+                };
             if !matches {
                 i += 1;
                 continue;
@@ -260,6 +276,35 @@ fn probe_head(head: &str) -> Result<(bool, Option<&str>), Errno> {
         _ => return Err(CANCELED),
     };
     Ok((retprobe, head.split_once(':').map(|(_, e)| e)))
+}
+
+/// `user_event_create` and `user_event_parse_cmd`: `u:NAME [FIELD[; FIELD]...]`, in the
+/// shared `user_events` group; the event persists until a `-:`/`!u:` line frees it.
+fn parse_user(argv: &[&str]) -> Result<Create, Errno> {
+    let name = &argv[0]["u:".len()..];
+    if name.is_empty() || name.len() >= MAX_EVENT_NAME_LEN || !is_good_name(name) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Create {
+        kind: CallKind::User,
+        target: None,
+        retprobe: false,
+        group: "user_events".into(),
+        event: name.into(),
+        place: String::new(),
+        args: parse_user_fields(&argv[1..]),
+    })
+}
+
+/// A user event's fields, `;`-separated, each as written (`u32 count`).
+fn parse_user_fields(words: &[&str]) -> Vec<String> {
+    words
+        .join(" ")
+        .split(';')
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// `__trace_uprobe_create`: `p|r[:[GRP/][EVENT]] PATH:OFFSET[%return] [ARGS]`. PATH must be

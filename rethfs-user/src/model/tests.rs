@@ -662,6 +662,43 @@ fn sibling_probes_share_one_event_and_go_together() {
 }
 
 #[test]
+fn a_user_event_is_made_once_per_field_list_and_freed_by_its_fields() {
+    // user_event_parse: the same name and fields find the event made; other fields are
+    // EADDRINUSE. user_event_match: `!u:NAME FIELDS` frees it only with exactly its fields.
+    let mut m = model(Policy::V6_17);
+    let line = |l: &str| Action::Control {
+        file: ControlFile::DynamicEvents,
+        line: l.into(),
+    };
+    ok(&mut m, line("u:ue u32 count; char msg"));
+    ok(&mut m, line("u:ue u32 count;char msg"));
+    assert_eq!(err(&mut m, line("u:ue u64 count")), Errno::EADDRINUSE);
+    assert_eq!(err(&mut m, line("u:bad-name")), Errno::EINVAL);
+    stat(&mut m, "events/user_events/ue/format");
+    assert_eq!(err(&mut m, line("!u:ue u32 count")), Errno::ENOENT);
+    ok(&mut m, line("!u:ue u32 count; char msg"));
+    assert_eq!(
+        err(
+            &mut m,
+            Action::Stat {
+                path: "events/user_events".into()
+            }
+        ),
+        Errno::ENOENT,
+        "the group goes with its last event"
+    );
+    let without = ModelConfig {
+        user_events: false,
+        ..ModelConfig::default()
+    };
+    assert_eq!(
+        err(&mut Model::new(Policy::V6_17, without), line("u:ue")),
+        Errno::EINVAL,
+        "no CONFIG_USER_EVENTS: no dyn_event_operations claims the line (-ECANCELED)"
+    );
+}
+
+#[test]
 fn dynamic_events_appear_in_every_instance() {
     // __add_event_to_tracers and __trace_add_event_dirs.
     let mut m = model(Policy::V6_17);

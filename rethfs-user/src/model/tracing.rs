@@ -76,6 +76,8 @@ pub(crate) enum CallKind {
     Tprobe,
     /// `e:`, trace_eprobe.c: an event on another event.
     Eprobe,
+    /// `u:`, trace_events_user.c: a user event, made persistent through `dynamic_events`.
+    User,
 }
 
 /// `struct trace_event_call`.

@@ -57,6 +57,10 @@ pub const RACES: &[(&str, &str)] = &[
         "remount-ownership",
         include_str!("races/remount-ownership.toml"),
     ),
+    (
+        "user-events-format",
+        include_str!("races/user-events-format.toml"),
+    ),
 ];
 
 /// Scenarios that exist only on a host: made from its own tree.

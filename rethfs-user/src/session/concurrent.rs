@@ -39,7 +39,17 @@ impl HostSession {
         let mut verdict = check::verdict(&h, &m, self.policy, Err(String::new()));
         let lost_before = self.live.as_ref().map(|l| l.batch().lost);
         let mut kmsg = Kmsg::open();
-        let ran = if verdict.findings.is_empty() {
+        // A setup the host would not run (a feature the kernel lacks) leaves nothing to race.
+        let refused = h.steps.iter().find_map(|s| match &s.outcome {
+            Outcome::Skipped(why) => Some(why.clone()),
+            _ => None,
+        });
+        let ran = if let Some(why) = &refused {
+            verdict.notes.push(format!(
+                "the setup was skipped ({why}): the threads were not run"
+            ));
+            None
+        } else if verdict.findings.is_empty() {
             let targets = scenario
                 .threads
                 .iter()
@@ -54,6 +64,7 @@ impl HostSession {
             None
         };
         let said = kmsg.failures();
+        let threads_ran = ran.is_some();
         let lost = match (lost_before, self.live.as_ref()) {
             (Some(before), Some(l)) => Some(l.batch().lost - before),
             _ => None,
@@ -119,14 +130,17 @@ impl HostSession {
         }));
         verdict.notes.extend(sets_note);
         verdict.notes.extend(note.map(str::to_owned));
-        verdict.notes.extend(lost.map(|n| {
+        verdict.notes.extend(lost.filter(|_| threads_ran).map(|n| {
             format!("observer: {n} kernel records lost during the threads (not judged on)")
         }));
         verdict.notes.extend(self.end_case(host));
         verdict.lifetimes = LifetimeCheck::NotMade(
             "concurrent: the model has no single order to make lifetimes in".into(),
         );
-        verdict.status = status(&verdict, undecided, history.calls.len());
+        verdict.status = match refused {
+            Some(why) => Status::Skipped(why),
+            None => status(&verdict, undecided, history.calls.len()),
+        };
         Ok(Race {
             verdict,
             history,

@@ -88,6 +88,8 @@ fn model_config(root: &Path, kconfig: &KernelConfig, policy: Policy) -> ModelCon
         fprobe_events: on("CONFIG_FPROBE_EVENTS"),
         eprobe_events: on("CONFIG_EPROBE_EVENTS")
             || host::eprobes_parse(root, &format!("rethfs_{}", std::process::id())),
+        // The data file is made exactly when the kernel is built with them.
+        user_events: root.join("user_events_data").exists(),
         perf_events: kconfig.enabled("CONFIG_PERF_EVENTS") != Some(false),
         hist: on("CONFIG_HIST_TRIGGERS"),
         hist_debug: on("CONFIG_HIST_TRIGGERS_DEBUG"),

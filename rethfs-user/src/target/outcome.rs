@@ -21,6 +21,7 @@ impl Errno {
     pub const EINVAL: Errno = Errno(libc::EINVAL);
     pub const EAGAIN: Errno = Errno(libc::EAGAIN);
     pub const ENOTEMPTY: Errno = Errno(libc::ENOTEMPTY);
+    pub const EADDRINUSE: Errno = Errno(libc::EADDRINUSE);
 
     pub fn name(self) -> String {
         format!("{:?}", nix::errno::Errno::from_raw(self.0))
