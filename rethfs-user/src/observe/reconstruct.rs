@@ -31,6 +31,16 @@ fn kinds_of(hook: Hook) -> &'static [LifetimeKind] {
     }
 }
 
+/// The count a put leaves: the one the hook read, less its own. An unreadable count (-1)
+/// stays unreadable; any other value the record carries is taken as it is, never trusted
+/// to leave room below it.
+fn after_put(refcount: i32) -> i64 {
+    match refcount {
+        -1 => -1,
+        n => i64::from(n) - 1,
+    }
+}
+
 /// The lifetime kinds the attached `hooks` let the kernel side see.
 pub fn seen_kinds(hooks: &[HookStatus]) -> Vec<LifetimeKind> {
     hooks
@@ -85,19 +95,21 @@ impl Reconstructor {
         let (kind, refs) = match r.hook {
             // d_alloc_parallel returning what d_alloc (or a racing lookup) already made.
             Hook::DentryAlloc if self.dentries.contains_key(&r.dentry) => return None,
-            Hook::DentryAlloc => (K::DentryBorn, r.refcount),
-            Hook::Dput => (K::DentryDropped, r.refcount - 1),
-            Hook::DInvalidate => (K::DentryInvalidated, r.refcount),
+            Hook::DentryAlloc => (K::DentryBorn, i64::from(r.refcount)),
+            Hook::Dput => (K::DentryDropped, after_put(r.refcount)),
+            Hook::DInvalidate => (K::DentryInvalidated, i64::from(r.refcount)),
             // 7.x's dentry_kill is entered with references held too (d_make_discardable calls
             // it unconditionally) and then gives up in lock_for_kill.
             Hook::DentryKill if self.kill_needs_zero && r.refcount != 0 => return None,
-            Hook::DentryKill => (K::DentryKilled, r.refcount),
-            Hook::Lookup => (K::DentryLookedUp, r.refcount),
-            Hook::Revalidate if r.ret > 0 => (K::Revalidated, r.refcount),
-            Hook::Revalidate => (K::RevalidateFailed, r.refcount),
-            Hook::EiCreate | Hook::EventsDirCreate if r.ei != 0 => (K::EiCreated, r.refcount),
-            Hook::EiRemove => (K::EiFreed, r.refcount - 1),
-            Hook::EiDentryRelease => (K::EiPut, r.refcount),
+            Hook::DentryKill => (K::DentryKilled, i64::from(r.refcount)),
+            Hook::Lookup => (K::DentryLookedUp, i64::from(r.refcount)),
+            Hook::Revalidate if r.ret > 0 => (K::Revalidated, i64::from(r.refcount)),
+            Hook::Revalidate => (K::RevalidateFailed, i64::from(r.refcount)),
+            Hook::EiCreate | Hook::EventsDirCreate if r.ei != 0 => {
+                (K::EiCreated, i64::from(r.refcount))
+            }
+            Hook::EiRemove => (K::EiFreed, after_put(r.refcount)),
+            Hook::EiDentryRelease => (K::EiPut, i64::from(r.refcount)),
             Hook::EiRelease => (K::EiReleased, 0),
             _ => return None,
         };
@@ -133,7 +145,7 @@ impl Reconstructor {
             kind,
             path: object.path,
             generation: object.generation,
-            refs: refs as i64,
+            refs,
             ino: r.ino,
             t_ns: Some(r.t_ns),
         })
@@ -264,6 +276,28 @@ mod tests {
         stranger.leaf_only = true;
         r.resolve(&mut stranger);
         assert_eq!((stranger.path.as_str(), stranger.leaf_only), ("x", true));
+    }
+
+    /// fuzz/regressions/kernel_record/dput-at-i32-min: a count of i32::MIN less one
+    /// overflowed.
+    #[test]
+    fn a_put_takes_one_from_any_count_and_none_from_an_unreadable_one() {
+        let mut r = Reconstructor::new();
+        let refs = |r: &mut Reconstructor, hook, refcount| {
+            let mut put = rec(hook, 0x10, 0x20, 0x1, "events/g");
+            put.refcount = refcount;
+            r.feed(&put).map(|l| l.refs)
+        };
+        assert_eq!(
+            refs(&mut r, Hook::Dput, i32::MIN),
+            Some(i64::from(i32::MIN) - 1)
+        );
+        assert_eq!(
+            refs(&mut r, Hook::EiRemove, i32::MIN),
+            Some(i64::from(i32::MIN) - 1)
+        );
+        assert_eq!(refs(&mut r, Hook::Dput, 2), Some(1));
+        assert_eq!(refs(&mut r, Hook::Dput, -1), Some(-1));
     }
 
     #[test]
