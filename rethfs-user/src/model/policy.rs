@@ -101,6 +101,13 @@ impl Policy {
         self >= Policy::V6_10
     }
 
+    /// Remount's `gid=` is set on the inode of every dentry in the tree (`set_gid`, from
+    /// 48b27b6b5191 in 5.17), `uid=` and `mode=` on the root's alone. Before eventfs every
+    /// file has its dentry, so that is every file.
+    pub fn remount_sets_every_gid(self) -> bool {
+        self == Policy::PreEventfs
+    }
+
     /// Remount with `uid=`/`gid=` rewrites every live inode and, through `eventfs_set_attrs`,
     /// every saved eventfs owner; the top `events` defaults stop following the root (6.10+).
     pub fn remount_resets_eventfs(self) -> bool {

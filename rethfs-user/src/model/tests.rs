@@ -505,6 +505,33 @@ fn ownership_is_saved_in_the_ei_and_lost_with_the_event() {
 }
 
 #[test]
+fn remount_sets_every_gid_but_only_the_roots_uid_before_eventfs() {
+    // tracefs_apply_options: set_gid(sb->s_root, gid) walks the dcache; i_uid is the root's.
+    let mut m = model(Policy::PreEventfs);
+    ok(
+        &mut m,
+        Action::Chown {
+            path: "events/sched/sched_switch".into(),
+            uid: Some(1234),
+            gid: Some(1234),
+        },
+    );
+    ok(
+        &mut m,
+        Action::Remount {
+            options: "uid=4321,gid=4321".into(),
+        },
+    );
+    let dir = stat(&mut m, "events/sched/sched_switch");
+    let file = stat(&mut m, "events/sched/sched_switch/enable");
+    assert_eq!(
+        (dir.uid, dir.gid, file.uid, file.gid),
+        (1234, 4321, 0, 4321)
+    );
+    assert_eq!((stat(&mut m, "").uid, stat(&mut m, "").gid), (4321, 4321));
+}
+
+#[test]
 fn remount_resets_saved_owners_since_6_10() {
     // eventfs_set_attrs (340f0c70): SAVE_UID cleared and the new uid stored tree-wide.
     let mut m = model(Policy::V6_10);

@@ -868,6 +868,11 @@ impl Model {
         }
         let root = self.inode_of(self.root);
         self.simple_setattr(root, mode, uid, gid);
+        if let Some(g) = gid.filter(|_| self.policy.remount_sets_every_gid()) {
+            for i in self.inodes.iter_mut().filter(|i| !i.evicted) {
+                i.gid = g;
+            }
+        }
         if self.policy.remount_resets_eventfs() && (uid.is_some() || gid.is_some()) {
             for i in self.inodes.iter_mut().filter(|i| !i.evicted) {
                 if let Some(u) = uid {
