@@ -35,7 +35,7 @@ use super::{Budget, history::Call};
 use crate::{
     check::compare,
     model::Model,
-    target::{Action, FileKind, Outcome, StatInfo, Target, Value},
+    target::{Action, Errno, FileKind, Outcome, StatInfo, Target, Value},
 };
 
 /// What the search found.
@@ -352,7 +352,9 @@ fn removed_under(calls: &[Call]) -> Vec<bool> {
                     opened.insert(handle, path);
                     Some(path.as_str())
                 }
-                Action::Stat { path } | Action::ReadFile { path } => Some(path.as_str()),
+                Action::Stat { path } | Action::ReadFile { path } | Action::List { path, .. } => {
+                    Some(path.as_str())
+                }
                 Action::Getdents { handle, .. } => opened.get(handle.as_str()).copied(),
                 _ => None,
             };
@@ -507,7 +509,7 @@ impl<'h> Search<'h> {
             .expect("only returned calls are searched");
         let under = self.removed_under[i];
         if under
-            && *h == Outcome::Err(crate::target::Errno::ENODEV)
+            && *h == Outcome::Err(Errno::ENODEV)
             && matches!(
                 self.calls[i].action,
                 Action::Open { .. } | Action::ReadFile { .. }
@@ -610,7 +612,10 @@ impl<'h> Search<'h> {
                 let now = st.model.apply(&self.calls[l].action);
                 let read = held.then(|| read_to_error(&mut st.model, &handle));
                 st.model.take_lifetimes();
-                now == *got || read.as_ref() == Some(got)
+                // Opened before a removal it overlaps, read after: a freed ei's directory
+                // lists its dots, then EINVAL (eventfs_iterate).
+                let freed_under = self.removed_under[l] && *got == Outcome::Err(Errno::EINVAL);
+                now == *got || read.as_ref() == Some(got) || freed_under
             }
             _ => false,
         };
@@ -980,9 +985,8 @@ mod tests {
         let rmdir = Action::Rmdir {
             path: "instances/i".into(),
         };
-        let enodev = |calls: &mut [Call], i: usize| {
-            calls[i].outcome = Some(Outcome::Err(crate::target::Errno::ENODEV))
-        };
+        let enodev =
+            |calls: &mut [Call], i: usize| calls[i].outcome = Some(Outcome::Err(Errno::ENODEV));
         let racing = [
             (0, mkdir.clone(), 0, 10),
             (0, rmdir.clone(), 20, 30),
@@ -996,6 +1000,32 @@ mod tests {
         let mut calls = history(&early, &[0, 1, 2]);
         enodev(&mut calls, 1);
         assert!(is_no(&verdict(&calls)), "ENODEV with no rmdir under way");
+    }
+
+    #[test]
+    fn a_listing_that_a_removal_overlaps_may_end_in_einval() {
+        // The event's ei goes first (the stat finds nothing), the group's after: a listing
+        // that opened the group in between reads its dots, then EINVAL (6.12, churn).
+        let einval = |script: &[(usize, Action, u64, u64)]| {
+            let mut calls = history(script, &[0, 1, 2, 3]);
+            let l = calls.iter().position(|c| c.action == list()).unwrap();
+            calls[l].outcome = Some(Outcome::Err(Errno::EINVAL));
+            verdict(&calls)
+        };
+        let racing = [
+            (0, make("e"), 0, 10),
+            (0, remove("e"), 20, 50),
+            (1, stat("e"), 22, 25),
+            (2, list(), 30, 60),
+        ];
+        assert_eq!(einval(&racing), Linearizable::Yes);
+        let after = [
+            (0, make("e"), 0, 10),
+            (0, remove("e"), 20, 50),
+            (1, stat("e"), 22, 25),
+            (2, list(), 52, 60),
+        ];
+        assert!(is_no(&einval(&after)), "EINVAL with no removal under way");
     }
 
     #[test]
