@@ -1,6 +1,6 @@
 //! The linearizability checker's cost: time and memory to judge 100,000-call histories the
 //! model made one call at a time (`race::simulate`), so every history is linearizable and
-//! the whole search is measured.
+//! the whole search is measured; and how many short histories it judges per second.
 //! Prints figures; asserts nothing about them.
 //!
 //! `cargo bench -p rethfs-user --bench linearize`
@@ -100,6 +100,23 @@ fn main() {
     let model = Model::new(
         Policy::V6_17,
         ModelConfig::synthetic(110, 21).only_groups(&groups),
+    );
+    // What the explorer asks of it: many short histories, judged one after another.
+    let (short, seeds) = (200, 500);
+    let mut judged = std::time::Duration::ZERO;
+    for seed in 0..seeds {
+        let calls = simulate::history(&model, &cases[0].1, short, seed);
+        let t = Instant::now();
+        let verdict = on_big_stack(&calls, &model, rethfs::race::BUDGET);
+        judged += t.elapsed();
+        assert!(
+            matches!(verdict, Linearizable::Yes),
+            "seed {seed}: {verdict:?}"
+        );
+    }
+    println!(
+        "{seeds} histories of {short} calls (churn's shape): {:.0} histories/s",
+        f64::from(seeds as u32) / judged.as_secs_f64()
     );
     for (name, programs) in cases {
         let calls = simulate::history(&model, &programs, calls_wanted(), 0x5eed);
