@@ -126,6 +126,8 @@ struct Search<'h> {
     id_read: Vec<bool>,
     /// Per call: whether a removal of what it works on overlaps it (see [`Search::gives`]).
     removed_under: Vec<bool>,
+    /// Per call: whether a control write making what it works on overlaps it.
+    made_under: Vec<bool>,
     /// Per listing of a group: the events control writes overlapping it make or remove, and
     /// those writes.
     in_flight: Vec<(BTreeSet<String>, Vec<usize>)>,
@@ -317,19 +319,22 @@ fn in_flight(calls: &[Call]) -> Vec<(BTreeSet<String>, Vec<usize>)> {
         .collect()
 }
 
+/// Whether `path` lies in group `g`'s directory and, below it, in nothing but event `e`'s.
+fn in_event(path: &str, g: &str, e: &str) -> bool {
+    let c: Vec<&str> = crate::target::path::components(path).collect();
+    c.windows(2).any(|p| p[0] == "events" && p[1] == g)
+        && c.iter()
+            .skip_while(|&&x| x != g)
+            .nth(1)
+            .is_none_or(|&x| x == e)
+}
+
 /// Whether call `w` removes `path`: a control line removing its event or group, a write
 /// clearing a control file, or an rmdir of it or of a directory above it.
 fn removes(w: &Call, path: &str) -> bool {
     match &w.action {
         Action::Control { line, .. } if line.starts_with(['-', '!']) => {
-            super::partition::line_event(line).is_some_and(|(g, e)| {
-                let c: Vec<&str> = crate::target::path::components(path).collect();
-                c.windows(2).any(|p| p[0] == "events" && p[1] == g)
-                    && c.iter()
-                        .skip_while(|&&x| x != g)
-                        .nth(1)
-                        .is_none_or(|&x| x == e)
-            })
+            super::partition::line_event(line).is_some_and(|(g, e)| in_event(path, g, e))
         }
         Action::WriteFile { path: file, .. } => file.ends_with("_events"),
         Action::Rmdir { path: dir } => path
@@ -339,9 +344,19 @@ fn removes(w: &Call, path: &str) -> bool {
     }
 }
 
-/// For each call, whether a call overlapping it in real time removes the path it works on
-/// (a getdents: the directory its handle was opened on).
-fn removed_under(calls: &[Call]) -> Vec<bool> {
+/// Whether call `w` makes an event in or at `path`: a control line defining it.
+fn makes(w: &Call, path: &str) -> bool {
+    match &w.action {
+        Action::Control { line, .. } if !line.starts_with(['-', '!']) => {
+            super::partition::line_event(line).is_some_and(|(g, e)| in_event(path, g, e))
+        }
+        _ => false,
+    }
+}
+
+/// For each call, whether a call overlapping it in real time `does` (removes or makes) the
+/// path it works on (a getdents: the directory its handle was opened on).
+fn under(calls: &[Call], does: fn(&Call, &str) -> bool) -> Vec<bool> {
     let overlap = |a: &Call, b: &Call| a.call_ns < b.ret() && b.call_ns < a.ret();
     let mut opened: std::collections::HashMap<&str, &str> = Default::default();
     calls
@@ -358,7 +373,7 @@ fn removed_under(calls: &[Call]) -> Vec<bool> {
                 Action::Getdents { handle, .. } => opened.get(handle.as_str()).copied(),
                 _ => None,
             };
-            path.is_some_and(|p| calls.iter().any(|w| overlap(c, w) && removes(w, p)))
+            path.is_some_and(|p| calls.iter().any(|w| overlap(c, w) && does(w, p)))
         })
         .collect()
 }
@@ -393,7 +408,8 @@ impl<'h> Search<'h> {
             calls,
             roles: calls.iter().map(role).collect(),
             in_flight: in_flight(calls),
-            removed_under: removed_under(calls),
+            removed_under: under(calls, removes),
+            made_under: under(calls, makes),
             checkpoints: Vec::new(),
             branch_depth: 0,
             id_read,
@@ -493,10 +509,12 @@ impl<'h> Search<'h> {
     }
 
     /// Whether the model, in its state now, gives call `i` the kernel's result. A call that
-    /// a removal of its path overlaps may also see the removal half done, which no single
+    /// a removal or a making of its path overlaps may also see it half done, which no single
     /// call leaves:
     /// - a stat may find the file and then report it unlinked (nlink 0; seen on 6.1): the
     ///   lookup and the getattr are two steps;
+    /// - a stat of a directory an event is being made in may count fewer links than the
+    ///   finished one (seen on 6.1: tracefs makes the group's directory, then the event's);
     /// - an open in an instance may fail with ENODEV (seen on 7.2): `__remove_instance`
     ///   unlists the trace_array before it removes the files, and `trace_array_get` fails;
     /// - a getdents may stop early (seen on 7.2: `.`, `..`, `format`, `id`): eventfs_iterate
@@ -521,10 +539,14 @@ impl<'h> Search<'h> {
         model.take_lifetimes();
         let trimmed;
         let m = match (h, &m) {
+            // Half removed, or a group's directory made before its event's (6.1).
             (Outcome::Ok(Value::Stat(hs)), Outcome::Ok(Value::Stat(ms)))
-                if under && hs.nlink == 0 =>
+                if (under && hs.nlink == 0) || (self.made_under[i] && hs.nlink < ms.nlink) =>
             {
-                trimmed = Outcome::Ok(Value::Stat(StatInfo { nlink: 0, ..*ms }));
+                trimmed = Outcome::Ok(Value::Stat(StatInfo {
+                    nlink: hs.nlink,
+                    ..*ms
+                }));
                 &trimmed
             }
             (
@@ -814,7 +836,15 @@ mod tests {
     /// Calls `(thread, action, call, return)`, their results those of the model running
     /// them one at a time in `order`.
     fn history(script: &[(usize, Action, u64, u64)], order: &[usize]) -> Vec<Call> {
-        let mut m = Model::new(Policy::V6_17, ModelConfig::default());
+        history_on(Policy::V6_17, script, order)
+    }
+
+    fn history_on(
+        policy: Policy,
+        script: &[(usize, Action, u64, u64)],
+        order: &[usize],
+    ) -> Vec<Call> {
+        let mut m = Model::new(policy, ModelConfig::default());
         let mut calls: Vec<Call> = script
             .iter()
             .map(|(t, a, c, r)| Call {
@@ -834,7 +864,11 @@ mod tests {
     }
 
     fn verdict(calls: &[Call]) -> Linearizable {
-        let model = Model::new(Policy::V6_17, ModelConfig::default());
+        verdict_on(Policy::V6_17, calls)
+    }
+
+    fn verdict_on(policy: Policy, calls: &[Call]) -> Linearizable {
+        let model = Model::new(policy, ModelConfig::default());
         on_big_stack(calls, &model, SMALL)
     }
 
@@ -969,6 +1003,33 @@ mod tests {
         assert!(
             is_no(&verdict(&calls)),
             "unlinked with no removal under way"
+        );
+    }
+
+    #[test]
+    fn a_group_being_made_may_show_fewer_links_only_while_its_making_overlaps() {
+        // Seen in the 6.1 VM: tracefs makes the group's directory, then the event's inside
+        // it; a stat between the two counts one link fewer than the finished group has.
+        let group = || Action::Stat {
+            path: "events/g".into(),
+        };
+        let fewer = |calls: &mut [Call], i: usize| {
+            let Some(Outcome::Ok(Value::Stat(s))) = &mut calls[i].outcome else {
+                panic!("the stat finds the group")
+            };
+            s.nlink -= 1;
+        };
+        let racing = [(0, make("e"), 0, 10), (1, group(), 5, 8)];
+        let mut calls = history_on(Policy::PreEventfs, &racing, &[0, 1]);
+        fewer(&mut calls, 1);
+        assert_eq!(verdict_on(Policy::PreEventfs, &calls), Linearizable::Yes);
+        // Once the making returned, the group has its event's link.
+        let after = [(0, make("e"), 0, 10), (1, group(), 12, 18)];
+        let mut calls = history_on(Policy::PreEventfs, &after, &[0, 1]);
+        fewer(&mut calls, 1);
+        assert!(
+            is_no(&verdict_on(Policy::PreEventfs, &calls)),
+            "a link missing with no making under way"
         );
     }
 
