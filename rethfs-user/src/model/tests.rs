@@ -568,6 +568,41 @@ fn remount_resets_saved_owners_since_6_10() {
 }
 
 #[test]
+fn a_remount_frees_the_unused_dentries_first() {
+    // Seen in the 6.12 and 7.2 VMs: reconfigure_super's shrink_dcache_sb kills what a stat
+    // left cached, and the next stat looks it up again.
+    let mut m = model(Policy::V6_17);
+    stat(&mut m, "events/sched/sched_switch/enable");
+    m.take_lifetimes();
+    ok(
+        &mut m,
+        Action::Remount {
+            options: "uid=0".into(),
+        },
+    );
+    let killed: Vec<String> = m
+        .take_lifetimes()
+        .into_iter()
+        .filter(|l| l.kind == LifetimeKind::DentryKilled)
+        .map(|l| l.path)
+        .collect();
+    assert!(
+        killed.contains(&"events/sched/sched_switch/enable".to_owned()),
+        "{killed:?}"
+    );
+    // A refused option shrinks nothing: the mount call fails before reconfigure_super.
+    stat(&mut m, "events/sched/sched_switch/enable");
+    m.take_lifetimes();
+    err(
+        &mut m,
+        Action::Remount {
+            options: "colour=blue".into(),
+        },
+    );
+    assert!(m.take_lifetimes().is_empty());
+}
+
+#[test]
 fn namespace_operations_are_refused_as_the_vfs_refuses_them() {
     let mut m = model(Policy::V6_17);
     assert_eq!(

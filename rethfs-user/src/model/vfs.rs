@@ -847,9 +847,10 @@ impl Model {
         result
     }
 
-    /// `mount -o remount,OPTIONS`: `uid=`, `gid=`, `mode=` (octal); anything else EINVAL. Since
-    /// 6.10 every live inode and every saved eventfs owner follows the new ids; before, only the
-    /// root inode changes and the rest follow it where nothing was saved.
+    /// `mount -o remount,OPTIONS`: `uid=`, `gid=`, `mode=` (octal); anything else EINVAL. The
+    /// unused dentries go first. Since 6.10 every live inode and every saved eventfs owner
+    /// follows the new ids; before, only the root inode changes and the rest follow it where
+    /// nothing was saved.
     fn remount(&mut self, options: &str) -> Result<(), Errno> {
         let (mut uid, mut gid, mut mode) = (None, None, None);
         for opt in options
@@ -866,6 +867,9 @@ impl Model {
                 _ => return Err(Errno::EINVAL),
             }
         }
+        // reconfigure_super shrinks the superblock's unused dentries before the filesystem
+        // sees the options (shrink_dcache_sb, on every kernel).
+        self.drop_caches();
         let root = self.inode_of(self.root);
         self.simple_setattr(root, mode, uid, gid);
         if let Some(g) = gid.filter(|_| self.policy.remount_sets_every_gid()) {
