@@ -19,7 +19,7 @@ pub(crate) const TOPLEVEL: u32 = 1 << 19;
 const MODE_MASK: u32 = SAVE_MODE - 1;
 
 /// `struct eventfs_attr`: what chmod/chown saved, with the SAVE bits saying which.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub(crate) struct Attr {
     pub(crate) mode: u32,
     pub(crate) uid: u32,
@@ -27,7 +27,7 @@ pub(crate) struct Attr {
 }
 
 /// Whose `data` an ei carries, deciding its entries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum EiData {
     /// `events/` of a trace array.
     Events(TrId),
@@ -38,7 +38,7 @@ pub(crate) enum EiData {
 }
 
 /// `struct eventfs_inode`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Hash)]
 pub(crate) struct Ei {
     pub(crate) name: String,
     pub(crate) path: String,

@@ -6,7 +6,7 @@ use super::{FileId, Model, SysId, TrId, eventfs::EiData};
 use crate::target::Errno;
 
 /// The entries an eventfs directory may have, in `entries[]` order per kind of directory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum EntryKind {
     Enable,
     Filter,
@@ -53,13 +53,13 @@ impl EntryKind {
 }
 
 /// An eventfs file's entry and the `i_private` its callback gave it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct EventfsFile {
     pub(crate) kind: EntryKind,
     pub(crate) data: FileData,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum FileData {
     Event(FileId),
     /// `id` stores the number itself, which is why it survives removal.
@@ -69,7 +69,7 @@ pub(crate) enum FileData {
 }
 
 /// Plain tracefs files of an instance that matter to the model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum TraceFile {
     Trace,
     TracePipe,
@@ -115,7 +115,7 @@ impl TraceFile {
 }
 
 /// What an open took, to be given back at close.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub(crate) struct Holds {
     /// `trace_array_get`: blocks `rmdir` of the instance.
     pub(crate) tr: Option<TrId>,

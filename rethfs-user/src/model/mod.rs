@@ -76,8 +76,34 @@ pub(crate) struct Dentry {
     pub(crate) lru_stamp: u64,
 }
 
+/// What later actions can observe of a dentry: `children` follows from the other dentries'
+/// parents and names, and the path and generation only name it in lifetimes.
+impl std::hash::Hash for Dentry {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let Dentry {
+            name,
+            parent,
+            inode,
+            count,
+            hashed,
+            fsdata,
+            children: _,
+            subdirs,
+            pinned,
+            killed,
+            path: _,
+            generation: _,
+            lru_stamp,
+        } = self;
+        (
+            name, parent, inode, count, hashed, fsdata, subdirs, pinned, killed, lru_stamp,
+        )
+            .hash(h);
+    }
+}
+
 /// What an inode is, standing for its `i_op`/`i_fop` and `i_private`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Node {
     Root,
     /// `instances/`: the only directory with `mkdir`/`rmdir`.
@@ -95,7 +121,7 @@ pub(crate) enum Node {
     EventfsFile(files::EventfsFile),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Hash)]
 pub(crate) struct Inode {
     pub(crate) ino: u64,
     pub(crate) dir: bool,
@@ -113,7 +139,7 @@ pub(crate) struct Inode {
 }
 
 /// An open file: the dentry it pins, the position, and what its `open` took.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Hash)]
 pub(crate) struct OpenFile {
     pub(crate) dentry: DentryId,
     pub(crate) inode: InodeId,
@@ -229,44 +255,43 @@ impl Model {
     }
 }
 
-/// Feeds formatted text into a hasher, so a state is hashed without being printed whole.
-struct HashWriter<'a>(&'a mut std::collections::hash_map::DefaultHasher);
-
-impl std::fmt::Write for HashWriter<'_> {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        std::hash::Hasher::write(self.0, s.as_bytes());
-        Ok(())
-    }
-}
-
 impl Model {
     /// A hash of everything later actions can observe (not the lifetimes recorded, nor the
     /// generation counters), for the linearizability search's memo: equal states hash
-    /// equal; unequal ones almost never do.
+    /// equal; unequal ones almost never do (64-bit SipHash). Objects gone for good (killed
+    /// dentries, evicted inodes, released eis, freed event files and groups no file holds,
+    /// removed events no file holds) are left out: nothing reaches them again, and a long
+    /// history leaves thousands, which would make each hash cost as much as the history.
     pub fn fingerprint(&self) -> u64 {
-        use std::fmt::Write;
+        use std::hash::{Hash, Hasher};
+        fn live<T: Hash>(h: &mut impl Hasher, all: &[T], gone: impl Fn(&T) -> bool) {
+            for (i, x) in all.iter().enumerate().filter(|(_, x)| !gone(x)) {
+                (i, x).hash(h);
+            }
+            // Ends the sequence, so that two fields' objects never run into each other.
+            usize::MAX.hash(h);
+        }
         let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.last_ino.hash(&mut h);
+        live(&mut h, &self.dentries, |d| d.killed);
+        live(&mut h, &self.inodes, |i| i.evicted);
+        live(&mut h, &self.eis, |e| e.released);
+        self.trs.hash(&mut h);
+        live(&mut h, &self.systems, |s| s.nr_events == 0 && s.refs == 0);
+        live(&mut h, &self.files, |f| f.freed && f.refs == 0);
+        let held: BTreeSet<usize> = (self.files.iter())
+            .filter(|f| !(f.freed && f.refs == 0))
+            .map(|f| f.call.0)
+            .collect();
+        let calls = self.calls.iter().enumerate();
+        for (i, c) in calls.filter(|(i, c)| c.alive || held.contains(i)) {
+            (i, c).hash(&mut h);
+        }
+        (&self.call_order, &self.probes, &self.event_types).hash(&mut h);
         let mut handles: Vec<_> = self.handles.iter().collect();
         handles.sort_by(|a, b| a.0.cmp(b.0));
-        let _ = write!(
-            HashWriter(&mut h),
-            "{} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
-            self.last_ino,
-            self.dentries,
-            self.inodes,
-            self.eis,
-            self.trs,
-            self.systems,
-            self.files,
-            self.calls,
-            self.call_order,
-            self.probes,
-            self.event_types,
-            handles,
-            self.cwd,
-            self.instances_dir,
-        );
-        std::hash::Hasher::finish(&h)
+        (handles, self.cwd, self.instances_dir).hash(&mut h);
+        h.finish()
     }
 }
 

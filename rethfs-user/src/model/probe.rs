@@ -12,7 +12,7 @@ use crate::target::{ControlFile, Errno};
 const MAX_EVENT_NAME_LEN: usize = 64;
 
 /// One probe point; several may share an event (siblings).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Probe {
     pub(crate) call: CallId,
     pub(crate) kind: CallKind,

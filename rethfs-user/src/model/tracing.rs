@@ -8,7 +8,7 @@ use super::{
 use crate::target::{ControlFile, Errno};
 
 /// `struct trace_array`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Hash)]
 pub(crate) struct TraceArray {
     /// `None` for the top level.
     pub(crate) name: Option<String>,
@@ -29,7 +29,7 @@ pub(crate) struct TraceArray {
 }
 
 /// `struct trace_subsystem_dir`: a group directory of one trace array.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Hash)]
 pub(crate) struct SystemDir {
     pub(crate) tr: TrId,
     pub(crate) name: String,
@@ -46,7 +46,7 @@ impl EventFile {
 }
 
 /// `struct trace_event_file`: one event in one trace array.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Hash)]
 pub(crate) struct EventFile {
     pub(crate) tr: TrId,
     pub(crate) call: CallId,
@@ -65,7 +65,7 @@ pub(crate) struct EventFile {
 }
 
 /// Which kind of event a call is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum CallKind {
     Static,
     Kprobe,
@@ -81,7 +81,7 @@ pub(crate) enum CallKind {
 }
 
 /// `struct trace_event_call`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Hash)]
 pub(crate) struct Call {
     pub(crate) group: String,
     pub(crate) name: String,
