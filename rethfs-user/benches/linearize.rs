@@ -101,6 +101,36 @@ fn main() {
         Policy::V6_17,
         ModelConfig::synthetic(110, 21).only_groups(&groups),
     );
+    // The instance's calls touch one group, so its tree is cut to that group too.
+    let sched = Model::new(
+        Policy::V6_17,
+        ModelConfig::synthetic(110, 21).only_groups(&["group0".to_owned()]),
+    );
+    let instance = vec![
+        vec![
+            Action::Mkdir {
+                path: "instances/i".into(),
+            },
+            Action::Rmdir {
+                path: "instances/i".into(),
+            },
+        ],
+        vec![
+            Action::Open {
+                path: "instances/i/tracing_on".into(),
+                mode: OpenMode::Read,
+                handle: "on".into(),
+            },
+            Action::Read {
+                handle: "on".into(),
+                len: 8,
+            },
+            Action::Close {
+                handle: "on".into(),
+            },
+        ],
+        vec![Action::list("instances/i/events/group0")],
+    ];
     // What the explorer asks of it: many short histories, judged one after another.
     let (short, seeds) = (200, 500);
     let mut judged = std::time::Duration::ZERO;
@@ -118,11 +148,19 @@ fn main() {
         "{seeds} histories of {short} calls (churn's shape): {:.0} histories/s",
         f64::from(seeds as u32) / judged.as_secs_f64()
     );
-    for (name, programs) in cases {
-        let calls = simulate::history(&model, &programs, calls_wanted(), 0x5eed);
+    let cases = cases
+        .into_iter()
+        .map(|(name, programs)| (name, programs, &model));
+    let instance = (
+        "instance-rmdir (mkdir and rmdir; an opener and a lister of a group inside)",
+        instance,
+        &sched,
+    );
+    for (name, programs, model) in cases.chain([instance]) {
+        let calls = simulate::history(model, &programs, calls_wanted(), 0x5eed);
         let rss = max_rss_mib();
         let t = Instant::now();
-        let verdict = on_big_stack(&calls, &model, rethfs::race::BUDGET);
+        let verdict = on_big_stack(&calls, model, rethfs::race::BUDGET);
         let s = t.elapsed().as_secs_f64();
         let answer = match verdict {
             Linearizable::Yes => "linearizable".to_owned(),
