@@ -1,7 +1,8 @@
-//! The smallest sub-history found that still fails for the same reason: the calls around the
-//! culprit (the call no order could place), from as late a start as still fails, then the
-//! readers' calls in it dropped (steps stay: dropping one would change every state after it)
-//! while three things hold:
+//! The smallest sub-history found that still fails for the same reason: first the steps and
+//! the culprit alone (the call no order could place; readers are most of a race's calls and
+//! rarely part of its failure), else the calls around the culprit, from as late a start as
+//! still fails; then the readers' calls in it dropped (steps stay: dropping one would change
+//! every state after it) while three things hold:
 //!
 //! - the calls kept are not linearizable;
 //! - without the culprit they are: the failure is the culprit's;
@@ -92,18 +93,30 @@ pub fn minimal(calls: &[Call], model: &Model, culprit: usize) -> Vec<usize> {
         widened_holds: false,
     };
     s.widened_holds = s.linearizable(&all, true);
-    // The calls up to the culprit's return, from ever earlier ones: the first window that
-    // fails for the culprit's reason.
     let end = calls
         .iter()
         .rposition(|c| c.call_ns < calls[culprit].ret())
         .unwrap_or(culprit);
     let mut keep = all.clone();
+    let steps: Vec<usize> = all
+        .iter()
+        .copied()
+        .filter(|&i| i == culprit || linearize::is_step(&calls[i]))
+        .collect();
+    if steps.len() < keep.len() && s.fails(&steps) {
+        keep = steps;
+    }
+    // The kept calls up to the culprit's return, from ever earlier ones: the first window
+    // that fails for the culprit's reason.
     let mut back = 8;
     while started.elapsed() < SHRINK_TIME {
         let start = culprit.saturating_sub(back);
-        let window: Vec<usize> = (start..=end).collect();
-        if s.fails(&window) {
+        let window: Vec<usize> = keep
+            .iter()
+            .copied()
+            .filter(|i| (start..=end).contains(i))
+            .collect();
+        if window.len() < keep.len() && s.fails(&window) {
             keep = window;
             break;
         }

@@ -62,6 +62,31 @@ fn describe(c: &Call, threads: &[String], origin: u64) -> String {
     )
 }
 
+/// Calls of a sub-history a finding lists; a longer one (no smaller was found in time) is
+/// shown around its culprit, and the history view draws it whole.
+const SHOWN_CALLS: usize = 64;
+
+/// The calls of `sub` (`keep`'s, in order), one a line: all of them, or the [`SHOWN_CALLS`]
+/// nearest the culprit and how many were left out.
+fn shown(sub: &[Call], keep: &[usize], culprit: usize, threads: &[String], origin: u64) -> String {
+    let at = keep.iter().position(|&i| i == culprit).unwrap_or(0);
+    let from = at
+        .saturating_sub(SHOWN_CALLS / 2)
+        .min(sub.len().saturating_sub(SHOWN_CALLS));
+    let to = (from + SHOWN_CALLS).min(sub.len());
+    let mut lines: Vec<String> = sub[from..to]
+        .iter()
+        .map(|c| describe(c, threads, origin))
+        .collect();
+    if from > 0 {
+        lines.insert(0, format!("({from} earlier calls not shown)"));
+    }
+    if to < sub.len() {
+        lines.push(format!("({} later calls not shown)", sub.len() - to));
+    }
+    lines.join("\n")
+}
+
 /// Judges `history` from the state the setup left, which `model_for` makes for the event
 /// groups a set of calls touches (`None`: all of them): every set of calls that touch each
 /// other must be linearizable.
@@ -128,11 +153,7 @@ pub fn judge(history: &History, model_for: &dyn Fn(Option<&[String]>) -> Model) 
                          result",
                         sub.len()
                     ),
-                    detail: sub
-                        .iter()
-                        .map(|c| describe(c, &judged.threads, origin))
-                        .collect::<Vec<_>>()
-                        .join("\n"),
+                    detail: shown(&sub, &keep, culprit, &judged.threads, origin),
                     notes: Vec::new(),
                 });
                 if out.offending.is_none() {
@@ -218,4 +239,38 @@ pub fn kernel_survives(
         detail: said.lines.join("\n"),
         notes: pending(history),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::Action;
+
+    #[test]
+    fn a_long_sub_history_is_shown_around_its_culprit() {
+        let calls: Vec<Call> = (0..100)
+            .map(|t| Call {
+                thread: 0,
+                action: Action::Stat {
+                    path: format!("events/{t}"),
+                },
+                line: 0,
+                call_ns: t * 1000,
+                return_ns: Some(t * 1000 + 10),
+                outcome: Some(Outcome::Err(crate::target::Errno::ENOENT)),
+            })
+            .collect();
+        let keep: Vec<usize> = (0..100).collect();
+        let threads = ["r".to_owned()];
+        let late = shown(&calls, &keep, 90, &threads, 0);
+        let lines: Vec<&str> = late.lines().collect();
+        assert_eq!(lines.len(), SHOWN_CALLS + 1);
+        assert_eq!(lines[0], "(36 earlier calls not shown)");
+        assert!(lines.iter().any(|l| l.contains("events/90 ")));
+        let early = shown(&calls, &keep, 3, &threads, 0);
+        assert!(early.ends_with("(36 later calls not shown)"));
+        assert!(early.starts_with("[+0.0..+0.0 µs] r: stat events/0 "));
+        let few = shown(&calls[..5], &keep[..5], 2, &threads, 0);
+        assert_eq!(few.lines().count(), 5);
+    }
 }
