@@ -12,6 +12,10 @@ use anyhow::{Context as _, Result};
 use super::{guest_args::GuestArgs, kernel::Kernel, newc};
 use crate::process;
 
+/// What init writes to the console before rethfs starts: a guest that died without it never
+/// booted, whatever its kernel would have done under rethfs.
+pub const INIT_RAN: &str = "rethfs-vm: init ran";
+
 // /args holds one argument per line, so that an argument with a space stays one argument.
 // The transfer's status goes to ttyS1 after the transfer, just before rethfs's exit code,
 // which stays the last line; the printf's leading newline ends a log that lacks one. rethfs's
@@ -33,6 +37,7 @@ cd /out
 set --
 while IFS= read -r a; do set -- "$@" "$a"; done < /args
 set -o pipefail
+echo "rethfs-vm: init ran" > /dev/ttyS0
 /rethfs "$@" 2>&1 | tee /log > /dev/ttyS0
 code=$?
 [ -f /report.json ] && mv /report.json /out/report.json
