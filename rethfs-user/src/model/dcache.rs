@@ -34,6 +34,7 @@ impl Model {
             dead: false,
             owner_set: (false, false),
         });
+        self.alive.inodes.insert(self.inodes.len() - 1);
         InodeId(self.inodes.len() - 1)
     }
 
@@ -51,6 +52,7 @@ impl Model {
         let path = parent.map_or_else(String::new, |p| self.child_path(p, name));
         let generation = self.next_generation(true, &path);
         let d = DentryId(self.dentries.len());
+        self.alive.dentries.insert(d.0);
         if let Some(p) = parent {
             self.dentries[p.0].count += 1;
             self.dentries[p.0].subdirs.push(d);
@@ -173,8 +175,10 @@ impl Model {
         self.d_unhash(d);
         if let Some(i) = self.dentries[d.0].inode {
             self.inodes[i.0].evicted = true;
+            self.alive.inodes.remove(&i.0);
         }
         self.dentries[d.0].killed = true;
+        self.alive.dentries.remove(&d.0);
         self.note_dentry(LifetimeKind::DentryKilled, d);
         if let Some(ei) = self.dentries[d.0].fsdata {
             // eventfs_d_release

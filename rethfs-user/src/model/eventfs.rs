@@ -65,6 +65,7 @@ impl Model {
     fn alloc_ei(&mut self, name: &str, path: String, parent: Option<EiId>, data: EiData) -> EiId {
         let generation = self.next_generation(false, &path);
         let id = EiId(self.eis.len());
+        self.alive.eis.insert(id.0);
         self.eis.push(Ei {
             name: name.to_owned(),
             path,
@@ -169,6 +170,7 @@ impl Model {
         if e.kref == 0 {
             // release_ei WARNs unless is_freed; the model keeps the object to answer later.
             e.released = true;
+            self.alive.eis.remove(&ei.0);
             self.note_ei(LifetimeKind::EiReleased, ei);
         }
     }

@@ -186,6 +186,17 @@ pub struct Model {
     /// Next generation per path, for dentries and for eis.
     pub(crate) generations: HashMap<(bool, String), u32>,
     pub(crate) clock: u64,
+    pub(crate) alive: Alive,
+}
+
+/// The indices of the dentries, inodes and eis not gone for good (killed, evicted, released),
+/// so that what looks at those only (the search's fingerprint) need not walk the dead ones a
+/// long history leaves by the thousand.
+#[derive(Clone, Default)]
+pub(crate) struct Alive {
+    pub(crate) dentries: BTreeSet<usize>,
+    pub(crate) inodes: BTreeSet<usize>,
+    pub(crate) eis: BTreeSet<usize>,
 }
 
 impl Model {
@@ -212,6 +223,7 @@ impl Model {
             lifetimes: Vec::new(),
             generations: HashMap::new(),
             clock: 0,
+            alive: Alive::default(),
         };
         m.mount_tracefs();
         m
@@ -258,7 +270,7 @@ impl Model {
 impl Model {
     /// A hash of everything later actions can observe (not the lifetimes recorded, nor the
     /// generation counters), for the linearizability search's memo: equal states hash
-    /// equal; unequal ones almost never do (64-bit SipHash). Objects gone for good (killed
+    /// equal; unequal ones almost never do (64-bit foldhash). Objects gone for good (killed
     /// dentries, evicted inodes, released eis, freed event files and groups no file holds,
     /// removed events no file holds) are left out: nothing reaches them again, and a long
     /// history leaves thousands, which would make each hash cost as much as the history.
@@ -271,11 +283,18 @@ impl Model {
             // Ends the sequence, so that two fields' objects never run into each other.
             usize::MAX.hash(h);
         }
-        let mut h = std::collections::hash_map::DefaultHasher::new();
+        fn alive<T: Hash>(h: &mut impl Hasher, all: &[T], alive: &BTreeSet<usize>) {
+            for &i in alive {
+                (i, &all[i]).hash(h);
+            }
+            usize::MAX.hash(h);
+        }
+        use std::hash::BuildHasher;
+        let mut h = foldhash::quality::FixedState::with_seed(0).build_hasher();
         self.last_ino.hash(&mut h);
-        live(&mut h, &self.dentries, |d| d.killed);
-        live(&mut h, &self.inodes, |i| i.evicted);
-        live(&mut h, &self.eis, |e| e.released);
+        alive(&mut h, &self.dentries, &self.alive.dentries);
+        alive(&mut h, &self.inodes, &self.alive.inodes);
+        alive(&mut h, &self.eis, &self.alive.eis);
         self.trs.hash(&mut h);
         live(&mut h, &self.systems, |s| s.nr_events == 0 && s.refs == 0);
         live(&mut h, &self.files, |f| f.freed && f.refs == 0);

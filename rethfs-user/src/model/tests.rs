@@ -889,3 +889,30 @@ fn an_events_files_come_from_the_host_where_known() {
         "unseeded: the rule decides"
     );
 }
+
+#[test]
+fn the_alive_sets_follow_every_kill_eviction_and_release() {
+    use crate::scenario::{CATALOGUE, RACES, Scenario};
+    for policy in Policy::ALL {
+        for (name, _) in CATALOGUE.iter().chain(RACES) {
+            let mut m = model(policy);
+            for s in Scenario::resolve(name).unwrap().sequential().steps {
+                m.apply(&s.action);
+            }
+            let live = |flags: Vec<bool>| -> std::collections::BTreeSet<usize> {
+                (0..flags.len()).filter(|&i| !flags[i]).collect()
+            };
+            let a = &m.alive;
+            assert_eq!(
+                a.dentries,
+                live(m.dentries.iter().map(|d| d.killed).collect())
+            );
+            assert_eq!(a.inodes, live(m.inodes.iter().map(|i| i.evicted).collect()));
+            assert_eq!(
+                a.eis,
+                live(m.eis.iter().map(|e| e.released).collect()),
+                "{name}"
+            );
+        }
+    }
+}

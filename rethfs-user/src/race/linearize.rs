@@ -29,7 +29,7 @@
 //!
 //! Everything else is a *step*, applied to the model in the order the search tries.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::{Budget, history::Call};
 use crate::{
@@ -119,6 +119,11 @@ enum Entry {
 /// point would hold gigabytes on a long history.
 const CHECKPOINT_EVERY: usize = 256;
 
+/// States kept at once: past this, every other older one is let go (the first stays), so a
+/// deep search holds a bounded number of models, each as large as the history has made it,
+/// and backtracking far replays further.
+const KEPT_STATES: usize = 8;
+
 /// The search over one history (one partition of one).
 struct Search<'h> {
     calls: &'h [Call],
@@ -131,6 +136,9 @@ struct Search<'h> {
     /// Per listing of a group: the events control writes overlapping it make or remove, and
     /// those writes.
     in_flight: Vec<(BTreeSet<String>, Vec<usize>)>,
+    /// What each in-flight write makes of a missing group's directory (see
+    /// [`Search::half_made`]).
+    made: std::cell::RefCell<HashMap<(String, String), Option<BTreeSet<String>>>>,
     /// A random key per call; a set of placed calls hashes to the XOR of its keys.
     keys: Vec<u64>,
     placed: Vec<bool>,
@@ -139,10 +147,11 @@ struct Search<'h> {
     unplaced: BTreeSet<(u64, usize)>,
     log: Vec<Entry>,
     /// States kept at some branching points, with the log length there.
-    checkpoints: Vec<(usize, State)>,
+    checkpoints: Vec<(usize, Option<State>)>,
     branch_depth: usize,
-    /// The smallest unplaced index (calls are in call-time order).
-    first: usize,
+    /// Unplaced calls by index, which is call-time order: a node looks only at these, not at
+    /// every call since the oldest unplaced one (a held listing stays unplaced for thousands).
+    pending: BTreeSet<usize>,
     memo: HashSet<(u64, u64, u64)>,
     backtracked: bool,
     /// The most calls any order placed, and the call it then waited for.
@@ -455,6 +464,7 @@ impl<'h> Search<'h> {
             calls,
             roles: calls.iter().map(role).collect(),
             in_flight: in_flight(calls),
+            made: Default::default(),
             removed_under: under(calls, removes),
             made_under: under(calls, makes),
             checkpoints: Vec::new(),
@@ -469,7 +479,7 @@ impl<'h> Search<'h> {
                 .map(|(i, c)| (c.ret(), i))
                 .collect(),
             log: Vec::new(),
-            first: 0,
+            pending: (0..calls.len()).collect(),
             memo: HashSet::new(),
             backtracked: false,
             deepest: 0,
@@ -485,9 +495,7 @@ impl<'h> Search<'h> {
         self.placed_hash ^= self.keys[i];
         self.unplaced.remove(&(self.calls[i].ret(), i));
         self.log.push(Entry::Placed(i));
-        while self.first < self.calls.len() && self.placed[self.first] {
-            self.first += 1;
-        }
+        self.pending.remove(&i);
     }
 
     fn undo(&mut self, mark: usize) {
@@ -496,7 +504,7 @@ impl<'h> Search<'h> {
                 self.placed[i] = false;
                 self.placed_hash ^= self.keys[i];
                 self.unplaced.insert((self.calls[i].ret(), i));
-                self.first = self.first.min(i);
+                self.pending.insert(i);
             }
         }
     }
@@ -515,6 +523,24 @@ impl<'h> Search<'h> {
         st.open.insert(l, views);
     }
 
+    /// Lets every other older kept state go once more than [`KEPT_STATES`] are kept; the
+    /// first and the newest stay.
+    fn thin(&mut self) {
+        if self.checkpoints.iter().filter(|(_, k)| k.is_some()).count() <= KEPT_STATES {
+            return;
+        }
+        let newest = self.checkpoints.len() - 1;
+        let mut drop = false;
+        for (_, kept) in &mut self.checkpoints[1..newest] {
+            if kept.is_some() {
+                if drop {
+                    *kept = None;
+                }
+                drop = !drop;
+            }
+        }
+    }
+
     /// Rebuilds in `st` the state the log had at length `at`: the last kept state at or
     /// before it, and what was done since replayed. Observers are not replayed: they change
     /// nothing the search compares.
@@ -523,7 +549,7 @@ impl<'h> Search<'h> {
             .checkpoints
             .iter()
             .rev()
-            .find(|(len, _)| *len <= at)
+            .find_map(|(len, kept)| kept.as_ref().filter(|_| *len <= at).map(|k| (len, k)))
             .expect("a state is kept at the first branching point");
         *st = kept.clone();
         for k in *from..at {
@@ -639,7 +665,9 @@ impl<'h> Search<'h> {
 
     /// Whether `got`, from a listing whose window never had its group, is the group's own
     /// files as a control write in flight over the listing (not yet placed) would make it:
-    /// the kernel makes the group's directory before the event's.
+    /// the kernel makes the group's directory before the event's. What a write makes where
+    /// its group is missing does not depend on the rest of the state: it is worked out once
+    /// per command and directory (a copy of the model each time cost more than the search).
     fn half_made(&self, l: usize, model: &Model, got: &[String]) -> bool {
         let dir = self.dir(l);
         let got: BTreeSet<String> = got.iter().cloned().collect();
@@ -648,10 +676,14 @@ impl<'h> Search<'h> {
             .iter()
             .filter(|&&w| !self.placed[w])
             .any(|&w| {
-                let mut m = model.clone();
-                m.apply(&self.calls[w].action);
-                let made = names(&mut m, dir).map(|n| files(&mut m, dir, &n));
-                made.as_ref() == Some(&got)
+                let mut made = self.made.borrow_mut();
+                let key = (self.calls[w].action.summary(), dir.to_owned());
+                let files = made.entry(key).or_insert_with(|| {
+                    let mut m = model.clone();
+                    m.apply(&self.calls[w].action);
+                    names(&mut m, dir).map(|n| files(&mut m, dir, &n))
+                });
+                files.as_ref() == Some(&got)
             })
     }
 
@@ -715,8 +747,10 @@ impl<'h> Search<'h> {
             // Observers that fit now are placed; listings that may now begin, begin.
             let mut progressed = false;
             let mut steps = Vec::new();
-            let mut i = self.first;
-            while i < self.calls.len() && self.calls[i].call_ns < min_ret {
+            let window: Vec<usize> = (self.pending.iter().copied())
+                .take_while(|&i| self.calls[i].call_ns < min_ret)
+                .collect();
+            for i in window {
                 if !self.placed[i] {
                     match self.roles[i] {
                         Role::Observer => {
@@ -737,7 +771,6 @@ impl<'h> Search<'h> {
                         Role::Step => steps.push(i),
                     }
                 }
-                i += 1;
             }
             if progressed {
                 continue;
@@ -779,7 +812,8 @@ impl<'h> Search<'h> {
             let node = self.log.len();
             let kept = self.branch_depth.is_multiple_of(CHECKPOINT_EVERY);
             if kept {
-                self.checkpoints.push((node, st.clone()));
+                self.checkpoints.push((node, Some(st.clone())));
+                self.thin();
             }
             self.branch_depth += 1;
             for k in 0..choices {
