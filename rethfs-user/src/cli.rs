@@ -76,6 +76,11 @@ pub enum Command {
         /// Observe lifetimes with these programs instead of the best the kernel loads.
         #[arg(long, value_name = "OBSERVER")]
         attach: Option<Observer>,
+        /// Seconds the linearizability search may spend on one set of a race's calls, and as
+        /// long again shrinking a failure; past it the race is reported undecided.
+        #[arg(long, value_name = "SECS", default_value_t = 30,
+              value_parser = clap::value_parser!(u64).range(1..=3600))]
+        race_seconds: u64,
         /// Write every observed and predicted lifetime as Chrome trace event JSON (Perfetto).
         #[arg(long, value_name = "FILE")]
         trace: Option<PathBuf>,

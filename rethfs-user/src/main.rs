@@ -40,6 +40,7 @@ fn main() -> ExitCode {
             json,
             allow_remount,
             attach,
+            race_seconds,
             trace,
             timeline,
         } => cmd::run::run(cmd::run::RunOptions {
@@ -53,6 +54,10 @@ fn main() -> ExitCode {
             policy_version: kernel_policy,
             json,
             allow_remount,
+            race_budget: rethfs::race::Budget {
+                time: std::time::Duration::from_secs(race_seconds),
+                ..rethfs::race::BUDGET
+            },
         }),
         Command::Explore(args) => cmd::explore::run(&opts, args),
         Command::Cleanup => cmd::cleanup::run(opts.tracefs.as_deref()).map(|()| 0),

@@ -29,6 +29,8 @@ pub struct RunOptions<'a> {
     pub policy_version: Option<KernelVersion>,
     pub json: Option<PathBuf>,
     pub allow_remount: bool,
+    /// What the linearizability search may spend on one set of a race's calls.
+    pub race_budget: crate::race::Budget,
 }
 
 /// What `rethfs run` runs: sequential or concurrent scenarios, or the audit.
@@ -100,7 +102,7 @@ pub fn run(opts: RunOptions) -> Result<u8> {
             Job::Audit => scenario::audit(&session.config.events, &own),
         };
         if s.is_concurrent() {
-            let race = session.run_concurrent(&s, &own)?;
+            let race = session.run_concurrent(&s, &own, opts.race_budget)?;
             let around = race.history.around_pending(history_view::MAX_CALLS);
             if !race.verdict.findings.is_empty() {
                 histories.push(serde_json::json!({

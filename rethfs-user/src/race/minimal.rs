@@ -13,7 +13,7 @@
 //!
 //! A sub-history is an explanation, not the proof: the proof is the whole history failing.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::{
     history::Call,
@@ -21,12 +21,11 @@ use super::{
 };
 use crate::model::Model;
 
-/// How long shrinking may take before it settles for what it has.
-const SHRINK_TIME: Duration = Duration::from_secs(20);
-
 struct Shrink<'a> {
-    /// When shrinking settles: each search gets what is left of [`SHRINK_TIME`].
+    /// When shrinking settles (as long again as the search that found the failure may
+    /// take): each search gets what is left.
     deadline: Instant,
+    budget: super::Budget,
     calls: &'a [Call],
     model: &'a Model,
     culprit: usize,
@@ -56,8 +55,8 @@ impl Shrink<'_> {
         sub.sort_by_key(|c| c.call_ns);
         let left = self.deadline.saturating_duration_since(Instant::now());
         let budget = super::Budget {
-            time: left.min(super::BUDGET.time),
-            ..super::BUDGET
+            time: left.min(self.budget.time),
+            ..self.budget
         };
         linearize::on_big_stack(&sub, self.model, budget)
     }
@@ -82,11 +81,13 @@ impl Shrink<'_> {
 /// Indices of a small sub-history of `calls` (which fail as a whole, `culprit` being the call
 /// the search could not place) that fails for the same reason; the whole history when no
 /// smaller one was found in time.
-pub fn minimal(calls: &[Call], model: &Model, culprit: usize) -> Vec<usize> {
+pub fn minimal(calls: &[Call], model: &Model, culprit: usize, budget: super::Budget) -> Vec<usize> {
     let started = Instant::now();
+    let shrink_time = budget.time;
     let all: Vec<usize> = (0..calls.len()).collect();
     let mut s = Shrink {
-        deadline: started + SHRINK_TIME,
+        deadline: started + shrink_time,
+        budget,
         calls,
         model,
         culprit,
@@ -113,7 +114,7 @@ pub fn minimal(calls: &[Call], model: &Model, culprit: usize) -> Vec<usize> {
     // The kept calls up to the culprit's return, from ever earlier ones: the first window
     // that fails for the culprit's reason.
     let mut back = 8;
-    while started.elapsed() < SHRINK_TIME {
+    while started.elapsed() < shrink_time {
         let start = culprit.saturating_sub(back);
         let window: Vec<usize> = keep
             .iter()
@@ -131,9 +132,9 @@ pub fn minimal(calls: &[Call], model: &Model, culprit: usize) -> Vec<usize> {
     }
     // Then readers' calls dropped, in halves, quarters, ... then one by one.
     let mut chunk = keep.len() / 2;
-    while chunk >= 1 && started.elapsed() < SHRINK_TIME {
+    while chunk >= 1 && started.elapsed() < shrink_time {
         let mut at = 0;
-        while at < keep.len() && started.elapsed() < SHRINK_TIME {
+        while at < keep.len() && started.elapsed() < shrink_time {
             let end = (at + chunk).min(keep.len());
             let without: Vec<usize> = keep
                 .iter()
@@ -207,10 +208,16 @@ mod tests {
             panic!("a stat after the removal found the event");
         };
         assert_eq!(culprit, 5);
-        assert_eq!(minimal(&calls, &start, culprit), [1, 4, 5]);
+        assert_eq!(
+            minimal(&calls, &start, culprit, crate::race::BUDGET),
+            [1, 4, 5]
+        );
         // A second stale answer later: the whole history stays unlinearizable however the
         // culprit's window is widened, yet the cut must keep what made the event findable.
         calls[6].outcome = found;
-        assert_eq!(minimal(&calls, &start, culprit), [1, 4, 5]);
+        assert_eq!(
+            minimal(&calls, &start, culprit, crate::race::BUDGET),
+            [1, 4, 5]
+        );
     }
 }

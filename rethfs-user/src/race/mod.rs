@@ -90,7 +90,11 @@ fn shown(sub: &[Call], keep: &[usize], culprit: usize, threads: &[String], origi
 /// Judges `history` from the state the setup left, which `model_for` makes for the event
 /// groups a set of calls touches (`None`: all of them): every set of calls that touch each
 /// other must be linearizable.
-pub fn judge(history: &History, model_for: &dyn Fn(Option<&[String]>) -> Model) -> Judged {
+pub fn judge(
+    history: &History,
+    model_for: &dyn Fn(Option<&[String]>) -> Model,
+    budget: Budget,
+) -> Judged {
     let mut notes = Vec::new();
     // A call that never returned may have taken effect or not; one the host refused did not
     // happen. Neither is judged.
@@ -118,7 +122,7 @@ pub fn judge(history: &History, model_for: &dyn Fn(Option<&[String]>) -> Model) 
         let set = &part.calls;
         let model = &model_for(part.groups.as_deref());
         let calls: Vec<Call> = set.iter().map(|&i| judged.calls[i].clone()).collect();
-        match linearize::on_big_stack(&calls, model, BUDGET) {
+        match linearize::on_big_stack(&calls, model, budget) {
             Linearizable::Yes => {}
             Linearizable::Unknown { nodes } => {
                 out.undecided += 1;
@@ -126,12 +130,12 @@ pub fn judge(history: &History, model_for: &dyn Fn(Option<&[String]>) -> Model) 
                     "{} calls not decided: the search gave up after {nodes} nodes (budget {} \
                      nodes or {} s)",
                     calls.len(),
-                    BUDGET.nodes,
-                    BUDGET.time.as_secs()
+                    budget.nodes,
+                    budget.time.as_secs()
                 ));
             }
             Linearizable::No { culprit } => {
-                let keep = minimal::minimal(&calls, model, culprit);
+                let keep = minimal::minimal(&calls, model, culprit, budget);
                 let sub: Vec<Call> = keep.iter().map(|&i| calls[i].clone()).collect();
                 let origin = sub.first().map_or(0, |c| c.call_ns);
                 let c = &calls[culprit];

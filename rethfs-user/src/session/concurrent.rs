@@ -24,7 +24,12 @@ pub struct Race {
 impl HostSession {
     /// Runs the concurrent `scenario`, whose objects are named `own`, and judges it; removes
     /// what it made. Lifetimes are not compared: the model has no order to make them in.
-    pub fn run_concurrent(&mut self, scenario: &Scenario, own: &str) -> Result<Race> {
+    pub fn run_concurrent(
+        &mut self,
+        scenario: &Scenario,
+        own: &str,
+        budget: race::Budget,
+    ) -> Result<Race> {
         let (scenario, note) = self.stand_in(scenario)?;
         let mut host =
             HostTracefs::new(self.root.clone(), self.release.clone(), self.allow_remount)?
@@ -87,7 +92,7 @@ impl HostSession {
                     m
                 }
             };
-            let judged = race::judge(&ran.history, &model_for);
+            let judged = race::judge(&ran.history, &model_for, budget);
             verdict.findings.extend(judged.findings);
             verdict.notes.extend(judged.notes);
             undecided = judged.undecided;

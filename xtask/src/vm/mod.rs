@@ -36,12 +36,15 @@ fn build_static() -> Result<std::path::PathBuf> {
 
 pub fn run(series: &str, args: &[String], timeout_secs: u64) -> Result<u8> {
     // By default the races too, and remounts: the guest is disposable, and an oops there is
-    // a result.
+    // a result. Under TCG the checker runs about five times slower than on a host: its budget
+    // per set of calls grows to match.
     let args: Vec<String> = if args.is_empty() {
         [
             "run",
             "--races",
             "--allow-remount",
+            "--race-seconds",
+            "150",
             "--json",
             "/report.json",
         ]
