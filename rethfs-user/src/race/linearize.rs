@@ -38,6 +38,9 @@ use crate::{
     target::{Action, Errno, FileKind, Outcome, StatInfo, Target, Value},
 };
 
+/// The names of a directory's entries.
+type Names = BTreeSet<String>;
+
 /// What the search found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Linearizable {
@@ -138,7 +141,7 @@ struct Search<'h> {
     in_flight: Vec<(BTreeSet<String>, Vec<usize>)>,
     /// What each in-flight write makes of a missing group's directory (see
     /// [`Search::half_made`]).
-    made: std::cell::RefCell<HashMap<(String, String), Option<BTreeSet<String>>>>,
+    made: std::cell::RefCell<HashMap<(String, String), Option<Names>>>,
     /// A random key per call; a set of placed calls hashes to the XOR of its keys.
     keys: Vec<u64>,
     placed: Vec<bool>,
