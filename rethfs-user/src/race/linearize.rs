@@ -136,6 +136,9 @@ struct Search<'h> {
     removed_under: Vec<bool>,
     /// Per call: whether a control write making what it works on overlaps it.
     made_under: Vec<bool>,
+    /// Per call: whether an instance's mkdir or rmdir overlapping it may show the instance
+    /// half made or half removed where the call looks (see [`half_instance`]).
+    half_instance: Vec<bool>,
     /// Per listing of a group: the events control writes overlapping it make or remove, and
     /// those writes.
     in_flight: Vec<(BTreeSet<String>, Vec<usize>)>,
@@ -317,7 +320,10 @@ impl<'c> Changes<'c> {
             .filter(|&i| {
                 matches!(
                     calls[i].action,
-                    Action::Control { .. } | Action::WriteFile { .. } | Action::Rmdir { .. }
+                    Action::Control { .. }
+                        | Action::WriteFile { .. }
+                        | Action::Mkdir { .. }
+                        | Action::Rmdir { .. }
                 )
             })
             .collect();
@@ -413,6 +419,23 @@ fn makes(w: &Call, path: &str) -> bool {
     }
 }
 
+/// Whether `w`, a mkdir or rmdir of an instance, leaves `path` missing for a while as the
+/// instance's other half exists: trace_array_create_dir makes the instance's `events/` tree
+/// before its own files (init_tracer_tracefs), and __remove_instance removes that tree first
+/// (seen on 7.3: a group of a new instance listed, its `tracing_on` not there yet).
+fn half_instance(w: &Call, path: &str) -> bool {
+    let below = |dir: &str| {
+        path.strip_prefix(dir)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .map(|rest| crate::target::path::components(rest).next() == Some("events"))
+    };
+    match &w.action {
+        Action::Mkdir { path: dir } if dir.starts_with("instances/") => below(dir) == Some(false),
+        Action::Rmdir { path: dir } if dir.starts_with("instances/") => below(dir) == Some(true),
+        _ => false,
+    }
+}
+
 /// For each call, whether a call overlapping it in real time `does` (removes or makes) the
 /// path it works on (a getdents: the directory its handle was opened on).
 fn under(calls: &[Call], does: fn(&Call, &str) -> bool) -> Vec<bool> {
@@ -470,6 +493,7 @@ impl<'h> Search<'h> {
             made: Default::default(),
             removed_under: under(calls, removes),
             made_under: under(calls, makes),
+            half_instance: under(calls, half_instance),
             checkpoints: Vec::new(),
             branch_depth: 0,
             id_read,
@@ -596,12 +620,17 @@ impl<'h> Search<'h> {
     ///   unlists the trace_array before it removes the files, and `trace_array_get` fails;
     /// - a getdents may stop early (seen on 7.2: `.`, `..`, `format`, `id`): eventfs_iterate
     ///   checks `is_freed` before each file; the model's handle then resumes where the
-    ///   kernel's stopped.
+    ///   kernel's stopped;
+    /// - what an instance's mkdir makes last, or its rmdir removes first, may be missing
+    ///   (see [`half_instance`]).
     fn gives(&self, i: usize, model: &mut Model) -> bool {
         let h = self.calls[i]
             .outcome
             .as_ref()
             .expect("only returned calls are searched");
+        if self.half_instance[i] && *h == Outcome::Err(Errno::ENOENT) {
+            return true;
+        }
         let under = self.removed_under[i];
         if under
             && *h == Outcome::Err(Errno::ENODEV)
@@ -720,7 +749,8 @@ impl<'h> Search<'h> {
                 // Opened before a removal it overlaps, read after: a freed ei's directory
                 // lists its dots, then EINVAL (eventfs_iterate).
                 let freed_under = self.removed_under[l] && *got == Outcome::Err(Errno::EINVAL);
-                now == *got || read.as_ref() == Some(got) || freed_under
+                let half = self.half_instance[l] && *got == Outcome::Err(Errno::ENOENT);
+                now == *got || read.as_ref() == Some(got) || freed_under || half
             }
             _ => false,
         };
@@ -1156,6 +1186,36 @@ mod tests {
         let mut calls = history(&early, &[0, 1, 2]);
         enodev(&mut calls, 1);
         assert!(is_no(&verdict(&calls)), "ENODEV with no rmdir under way");
+    }
+
+    #[test]
+    fn an_instance_being_made_may_show_its_events_before_its_files() {
+        // Seen on 7.3: while mkdir ran, a group of the instance was listed, and then an open
+        // of its `tracing_on` still found nothing.
+        let mkdir = Action::Mkdir {
+            path: "instances/i".into(),
+        };
+        let on = || Action::Open {
+            path: "instances/i/tracing_on".into(),
+            mode: crate::target::OpenMode::Read,
+            handle: "on".into(),
+        };
+        let group = || Action::list("instances/i/events/ftrace");
+        let enoent =
+            |calls: &mut [Call], i: usize| calls[i].outcome = Some(Outcome::Err(Errno::ENOENT));
+        let racing = [
+            (0, mkdir.clone(), 0, 100),
+            (1, group(), 10, 20),
+            (2, on(), 30, 40),
+        ];
+        let mut calls = history(&racing, &[0, 1, 2]);
+        enoent(&mut calls, 2);
+        assert_eq!(verdict(&calls), Linearizable::Yes);
+        // Once mkdir returned, the files are there.
+        let after = [(0, mkdir, 0, 25), (1, group(), 10, 20), (2, on(), 30, 40)];
+        let mut calls = history(&after, &[0, 1, 2]);
+        enoent(&mut calls, 2);
+        assert!(is_no(&verdict(&calls)), "no file after mkdir returned");
     }
 
     #[test]
