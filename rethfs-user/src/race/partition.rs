@@ -5,7 +5,10 @@
 //! `instances/I/events/G/...`), the instance (`instances/I/...`), or the group its control
 //! line creates or removes (`p:G/E ...`, `-:G/E`). A call whose reach is wider (listing
 //! `events/`, a remount, drop_caches, a root file, an eprobe naming another group, a path
-//! relative to the current directory) joins every set into one.
+//! relative to the current directory) joins every set into one. Of those, a remount and
+//! drop_caches name nothing: what they do to groups no call names, none can see, so the
+//! model of the joined set keeps only the named groups (a whole distribution kernel's tree
+//! makes every state of the search cost a hundredfold).
 
 use std::collections::HashMap;
 
@@ -16,7 +19,10 @@ use crate::target::{Action, path};
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Reach {
     Keys(Vec<String>),
+    /// Everything, and it may see any group.
     Everything,
+    /// Everything, but it sees no group by itself (a remount, drop_caches).
+    Unnamed,
 }
 
 /// The keys of `p`, a path below the tracefs root.
@@ -97,6 +103,7 @@ pub fn partition(calls: &[Call]) -> Vec<Part> {
                 handle_reach.insert(as_handle, r.clone());
                 r
             }
+            Action::Remount { .. } | Action::DropCaches => Reach::Unnamed,
             a => match (a.paths().first(), a.handle_use().uses.first()) {
                 (Some((_, p)), _) => path_reach(p),
                 (None, Some(h)) => of(h),
@@ -109,6 +116,24 @@ pub fn partition(calls: &[Call]) -> Vec<Part> {
         return vec![Part {
             calls: (0..calls.len()).collect(),
             groups: None,
+        }];
+    }
+    if reach.contains(&Reach::Unnamed) {
+        let mut groups: Vec<String> = Vec::new();
+        for k in reach.iter().flat_map(|r| match r {
+            Reach::Keys(keys) => keys.as_slice(),
+            _ => &[],
+        }) {
+            if let Some(g) = k
+                .strip_prefix("group:")
+                .filter(|g| !groups.iter().any(|x| x == g))
+            {
+                groups.push(g.to_owned());
+            }
+        }
+        return vec![Part {
+            calls: (0..calls.len()).collect(),
+            groups: Some(groups),
         }];
     }
     // Union-find over calls, joined through the keys they share.
@@ -192,6 +217,18 @@ mod tests {
                 (vec![0, 2], Some(vec!["a".to_owned()])),
                 (vec![1, 3], Some(vec!["b".to_owned()]))
             ]
+        );
+        // A remount joins them, and needs no other group.
+        let mut remount = calls.clone();
+        remount.push(call(Action::Remount {
+            options: "uid=0".into(),
+        }));
+        assert_eq!(
+            partition(&remount),
+            [Part {
+                calls: vec![0, 1, 2, 3, 4],
+                groups: Some(vec!["a".to_owned(), "b".to_owned()])
+            }]
         );
         let mut wide = calls.clone();
         wide.push(call(Action::list("events")));
