@@ -139,6 +139,8 @@ struct Search<'h> {
     /// Per call: whether an instance's mkdir or rmdir overlapping it may show the instance
     /// half made or half removed where the call looks (see [`half_instance`]).
     half_instance: Vec<bool>,
+    /// Per call: the uids and gids remounts overlapping it set (see [`remount_owners`]).
+    remount_owners: Vec<(BTreeSet<u32>, BTreeSet<u32>)>,
     /// Per listing of a group: the events control writes overlapping it make or remove, and
     /// those writes.
     in_flight: Vec<(BTreeSet<String>, Vec<usize>)>,
@@ -324,6 +326,7 @@ impl<'c> Changes<'c> {
                         | Action::WriteFile { .. }
                         | Action::Mkdir { .. }
                         | Action::Rmdir { .. }
+                        | Action::Remount { .. }
                 )
             })
             .collect();
@@ -436,6 +439,32 @@ fn half_instance(w: &Call, path: &str) -> bool {
     }
 }
 
+/// For each call, the uids and gids that remounts overlapping it set. tracefs walks the tree
+/// to give it new owners (set_gid before 6.6, eventfs_set_attrs after), so a stat meanwhile
+/// may see the old or the new, and what is made during the walk takes its parent's, old or
+/// new (seen on 6.1).
+fn remount_owners(calls: &[Call]) -> Vec<(BTreeSet<u32>, BTreeSet<u32>)> {
+    let changes = Changes::new(calls);
+    let id = |options: &str, key: &str| -> Option<u32> {
+        options
+            .split(',')
+            .find_map(|o| o.strip_prefix(key)?.parse().ok())
+    };
+    calls
+        .iter()
+        .map(|c| {
+            let mut owners: (BTreeSet<u32>, BTreeSet<u32>) = Default::default();
+            for w in changes.overlapping(c) {
+                if let Action::Remount { options } = &calls[w].action {
+                    owners.0.extend(id(options, "uid="));
+                    owners.1.extend(id(options, "gid="));
+                }
+            }
+            owners
+        })
+        .collect()
+}
+
 /// For each call, whether a call overlapping it in real time `does` (removes or makes) the
 /// path it works on (a getdents: the directory its handle was opened on).
 fn under(calls: &[Call], does: fn(&Call, &str) -> bool) -> Vec<bool> {
@@ -494,6 +523,7 @@ impl<'h> Search<'h> {
             removed_under: under(calls, removes),
             made_under: under(calls, makes),
             half_instance: under(calls, half_instance),
+            remount_owners: remount_owners(calls),
             checkpoints: Vec::new(),
             branch_depth: 0,
             id_read,
@@ -622,7 +652,9 @@ impl<'h> Search<'h> {
     ///   checks `is_freed` before each file; the model's handle then resumes where the
     ///   kernel's stopped;
     /// - what an instance's mkdir makes last, or its rmdir removes first, may be missing
-    ///   (see [`half_instance`]).
+    ///   (see [`half_instance`]);
+    /// - a directory an event is being made in may list only some of its entries (6.1), and
+    ///   a stat under a remount may show old or new owners (see [`sets_owners`]).
     fn gives(&self, i: usize, model: &mut Model) -> bool {
         let h = self.calls[i]
             .outcome
@@ -645,15 +677,41 @@ impl<'h> Search<'h> {
         model.take_lifetimes();
         let trimmed;
         let m = match (h, &m) {
-            // Half removed or half made: a file unlinked, a directory short of a link.
-            (Outcome::Ok(Value::Stat(hs)), Outcome::Ok(Value::Stat(ms)))
-                if (under || self.made_under[i]) && hs.nlink < ms.nlink =>
-            {
+            // Half removed or half made: a file unlinked, a directory short of a link; and
+            // owners a remount's walk has or has not reached yet.
+            (Outcome::Ok(Value::Stat(hs)), Outcome::Ok(Value::Stat(ms))) => {
+                let (uids, gids) = &self.remount_owners[i];
+                let half = under || self.made_under[i];
                 trimmed = Outcome::Ok(Value::Stat(StatInfo {
-                    nlink: hs.nlink,
+                    nlink: if half {
+                        hs.nlink.min(ms.nlink)
+                    } else {
+                        ms.nlink
+                    },
+                    uid: if uids.contains(&hs.uid) {
+                        hs.uid
+                    } else {
+                        ms.uid
+                    },
+                    gid: if gids.contains(&hs.gid) {
+                        hs.gid
+                    } else {
+                        ms.gid
+                    },
                     ..*ms
                 }));
                 &trimmed
+            }
+            // A directory being made, listed before its last files are (6.1 makes an event's
+            // files one by one): any of the entries it ends with.
+            (
+                Outcome::Ok(Value::Dirents { entries: he }),
+                Outcome::Ok(Value::Dirents { entries: me }),
+            ) if self.made_under[i]
+                && he.len() < me.len()
+                && he.iter().all(|e| me.iter().any(|m| m.name == e.name)) =>
+            {
+                h
             }
             (
                 Outcome::Ok(Value::Dirents { entries: he }),
@@ -1186,6 +1244,72 @@ mod tests {
         let mut calls = history(&early, &[0, 1, 2]);
         enodev(&mut calls, 1);
         assert!(is_no(&verdict(&calls)), "ENODEV with no rmdir under way");
+    }
+
+    #[test]
+    fn a_stat_under_a_remount_may_show_the_owners_before_or_after_it() {
+        // Seen on 6.1: set_gid walks the tree while the stat runs.
+        let remount = Action::Remount {
+            options: "uid=7,gid=8".into(),
+        };
+        let owned = |uid, gid, during: bool| {
+            let (c, r) = if during { (12, 18) } else { (30, 40) };
+            let script = [
+                (0, make("e"), 0, 5),
+                (0, remount.clone(), 10, 20),
+                (1, stat("e"), c, r),
+            ];
+            let mut calls = history(&script, &[0, 1, 2]);
+            let Some(Outcome::Ok(Value::Stat(st))) = &mut calls[2].outcome else {
+                panic!("the stat finds the event")
+            };
+            (st.uid, st.gid) = (uid, gid);
+            verdict(&calls)
+        };
+        assert_eq!(owned(0, 0, true), Linearizable::Yes, "not reached yet");
+        assert_eq!(owned(7, 0, true), Linearizable::Yes, "uid reached, gid not");
+        assert!(is_no(&owned(9, 8, true)), "an owner no one set");
+        assert!(
+            is_no(&owned(0, 0, false)),
+            "the old owners after the remount returned"
+        );
+    }
+
+    #[test]
+    fn a_directory_being_made_may_list_some_of_its_entries() {
+        // Seen on 6.1: tracefs makes an event's directory, then its files one by one.
+        let open = Action::Open {
+            path: "events/g/e".into(),
+            mode: crate::target::OpenMode::Directory,
+            handle: "d".into(),
+        };
+        let getdents = Action::Getdents {
+            handle: "d".into(),
+            buffer: 32768,
+        };
+        let listed = |script: &[(usize, Action, u64, u64)]| {
+            let mut calls = history_on(Policy::PreEventfs, script, &[0, 1, 2]);
+            let Some(Outcome::Ok(Value::Dirents { entries })) = &mut calls[2].outcome else {
+                panic!("the directory lists")
+            };
+            entries.truncate(3);
+            verdict_on(Policy::PreEventfs, &calls)
+        };
+        let making = [
+            (0, make("e"), 0, 100),
+            (1, open.clone(), 10, 20),
+            (1, getdents.clone(), 30, 40),
+        ];
+        assert_eq!(listed(&making), Linearizable::Yes);
+        let made = [
+            (0, make("e"), 0, 5),
+            (1, open, 10, 20),
+            (1, getdents, 30, 40),
+        ];
+        assert!(
+            is_no(&listed(&made)),
+            "entries missing once the making returned"
+        );
     }
 
     #[test]
