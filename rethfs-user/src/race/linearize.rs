@@ -147,6 +147,8 @@ struct Search<'h> {
     /// What each in-flight write makes of a missing group's directory (see
     /// [`Search::half_made`]).
     made: std::cell::RefCell<HashMap<(String, String), Option<Names>>>,
+    /// The files each listed directory had when the search saw it exist.
+    own_files: std::cell::RefCell<HashMap<String, Names>>,
     /// A random key per call; a set of placed calls hashes to the XOR of its keys.
     keys: Vec<u64>,
     placed: Vec<bool>,
@@ -520,6 +522,7 @@ impl<'h> Search<'h> {
             roles: calls.iter().map(role).collect(),
             in_flight: in_flight(calls),
             made: Default::default(),
+            own_files: Default::default(),
             removed_under: under(calls, removes),
             made_under: under(calls, makes),
             half_instance: under(calls, half_instance),
@@ -577,6 +580,7 @@ impl<'h> Search<'h> {
         let mut views = Views::first(&mut st.model, dir);
         views.failed = !matches!(self.calls[l].outcome, Some(Outcome::Ok(_)));
         hold(&mut st.model, &mut views, l, dir);
+        self.note_own_files(dir, &views);
         st.open.insert(l, views);
     }
 
@@ -635,7 +639,32 @@ impl<'h> Search<'h> {
             let views = st.open.get_mut(&l).expect("open");
             views.add(&mut st.model, dir);
             hold(&mut st.model, views, l, dir);
+            self.note_own_files(dir, views);
         }
+    }
+
+    /// Keeps the files a group's directory was seen with (they are the same every time it
+    /// exists), for a listing that never sees the group itself (see [`Search::half_gone`]).
+    fn note_own_files(&self, dir: &str, views: &Views) {
+        if let Some(files) = &views.files {
+            let mut own = self.own_files.borrow_mut();
+            if !own.contains_key(dir) {
+                own.insert(dir.to_owned(), files.clone());
+            }
+        }
+    }
+
+    /// Whether `got`, from a listing whose window never had its group, is the group's own
+    /// files while a control write removing an event of the group overlaps the listing:
+    /// eventfs removes the event's directory before the group's, and a listing may read the
+    /// group in between, after the removal's point in the order (seen on 6.12: a stat found
+    /// the event gone, then a listing found the group with only `enable` and `filter`).
+    fn half_gone(&self, l: usize, got: &[String]) -> bool {
+        let removing = self.in_flight[l].1.iter().any(|&w| {
+            matches!(&self.calls[w].action, Action::Control { line, .. } if line.starts_with(['-', '!']))
+        });
+        let got: Names = got.iter().cloned().collect();
+        removing && self.own_files.borrow().get(self.dir(l)) == Some(&got)
     }
 
     /// Whether the model, in its state now, gives call `i` the kernel's result. A call that
@@ -797,7 +826,8 @@ impl<'h> Search<'h> {
             Some(Outcome::Ok(Value::Names { names })) => {
                 views.fits(names)
                     || views.half(names, &self.in_flight[l].0)
-                    || (views.listable == 0 && self.half_made(l, &st.model, names))
+                    || (views.listable == 0
+                        && (self.half_made(l, &st.model, names) || self.half_gone(l, names)))
             }
             Some(got @ Outcome::Err(_)) => {
                 let held = views.held;
@@ -1244,6 +1274,32 @@ mod tests {
         let mut calls = history(&early, &[0, 1, 2]);
         enodev(&mut calls, 1);
         assert!(is_no(&verdict(&calls)), "ENODEV with no rmdir under way");
+    }
+
+    #[test]
+    fn a_group_may_be_listed_after_its_last_event_went() {
+        // Seen on 6.12: the event gone for a stat, its group listed later with its own files.
+        let script = [
+            (0, make("e"), 0, 5),
+            (1, list(), 6, 8),
+            (0, remove("e"), 10, 100),
+            (2, stat("e"), 20, 25),
+            (1, list(), 30, 40),
+        ];
+        let mut calls = history(&script, &[0, 1, 2, 3, 4]);
+        let Some(Outcome::Ok(Value::Names { names })) = calls[1].outcome.clone() else {
+            panic!("the model lists the group")
+        };
+        let own: Vec<String> = names.into_iter().filter(|n| n != "e").collect();
+        calls[4].outcome = Some(Outcome::Ok(Value::Names { names: own.clone() }));
+        assert_eq!(verdict(&calls), Linearizable::Yes);
+        // Once the removal returned, the group is gone.
+        let mut after = calls.clone();
+        after[2].return_ns = Some(28);
+        assert!(
+            is_no(&verdict(&after)),
+            "the group listed after its removal returned"
+        );
     }
 
     #[test]
