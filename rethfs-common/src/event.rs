@@ -7,7 +7,8 @@ pub const NAME_CAPTURE: usize = 48;
 /// `TASK_COMM_LEN`.
 pub const COMM_LEN: usize = 16;
 /// `path` holds the dentry's own name only: the hooks that fire many times per object skip
-/// the walk, and user space takes the rest from the object it saw born at that pointer.
+/// the walk ([`LeafEvent`]), and user space takes the rest from the object it saw born at
+/// that pointer.
 pub const LEAF_ONLY: u8 = 1;
 
 macro_rules! hooks {
@@ -76,28 +77,35 @@ hooks! {
     EventsDirCreate = 18, "eventfs_create_events_dir";
     /// `eventfs_remove_rec` entered: the ei is unlinked and freed (its children after it).
     EiRemove = 19, "eventfs_remove_rec";
-    /// `eventfs_d_release` entered: a dentry drops its ei reference.
-    EiDentryRelease = 20, "eventfs_d_release";
     /// `release_ei` entered: the last kref went.
     EiRelease = 21, "release_ei";
+    /// `tracefs_d_release` entered (6.8+): a tracefs dentry is being freed, whatever freed
+    /// it; its `d_inode` is already gone, and `ei` is its `d_fsdata`, the eventfs_inode
+    /// whose reference it drops (its own for a directory, its parent's for a file).
+    DentryRelease = 22, "tracefs_d_release";
+    /// `tracefs_start_creating` returned the dentry tracefs is about to make a file or
+    /// directory at (an instance's files, an `events` directory): a birth, or the dentry an
+    /// instance `mkdir` looked up.
+    StartCreating = 23, "tracefs_start_creating";
 }
 
-/// One observation, taken inside the kernel. Pointers are identities only: the kernel reuses
-/// them once an object is freed.
+/// The facts every record carries, whatever its path. Pointers are identities only: the
+/// kernel reuses them once an object is freed.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
-pub struct KernelEvent {
+pub struct Head {
     /// `bpf_ktime_get_ns()`.
     pub ts_ns: u64,
     /// `struct dentry *` the hook is about, 0 where none.
     pub dentry: u64,
-    /// `struct eventfs_inode *` the hook is about, 0 where none.
+    /// `struct eventfs_inode *` the hook is about (for [`Hook::DentryRelease`], the dentry's
+    /// `d_fsdata`), 0 where none.
     pub ei: u64,
-    /// The parent dentry, or the parent ei for [`Hook::EiCreateEnter`].
+    /// The parent dentry, or the parent ei for [`Hook::EiCreate`].
     pub parent: u64,
     /// `d_inode->i_ino`, or `ei->ino`; 0 when there is none.
     pub ino: u64,
-    /// The return value for `*Exit` hooks.
+    /// The return value for the hooks that see one.
     pub ret: i64,
     pub tgid: u32,
     pub pid: u32,
@@ -109,15 +117,29 @@ pub struct KernelEvent {
     pub hook: u32,
     /// `d_inode->i_mode`, 0 for a negative dentry.
     pub mode: u16,
-    /// Components filled in `path`; `PATH_DEPTH + 1` when the path was deeper.
+    /// Components filled in `path`; one more than the record holds when the path was deeper.
     pub depth: u8,
     /// [`LEAF_ONLY`] or 0.
     pub flags: u8,
     pub comm: [u8; COMM_LEN],
-    /// Leaf first, each NUL-terminated; the walk stops at the root (its own parent).
-    pub path: [[u8; NAME_CAPTURE]; PATH_DEPTH],
 }
+
+/// One observation, taken inside the kernel: the head, then `N` path components, leaf first,
+/// each NUL-terminated; the walk stops at the root (its own parent). The ring carries two
+/// sizes, told apart by length: [`KernelEvent`] for the records that name objects user space
+/// may not know yet (births, kills, rare hooks), [`LeafEvent`] for the frequent ones.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Event<const N: usize> {
+    pub head: Head,
+    pub path: [[u8; NAME_CAPTURE]; N],
+}
+
+/// A record with the path walked up to the root (472 bytes).
+pub type KernelEvent = Event<PATH_DEPTH>;
+/// A record with the object's own name only (136 bytes).
+pub type LeafEvent = Event<1>;
 
 #[cfg(feature = "user")]
 // SAFETY: repr(C) plain integers and byte arrays with no padding (checked by the size test).
-unsafe impl aya::Pod for KernelEvent {}
+unsafe impl<const N: usize> aya::Pod for Event<N> {}

@@ -8,7 +8,9 @@
 mod event;
 mod offsets;
 
-pub use event::{COMM_LEN, Hook, KernelEvent, LEAF_ONLY, NAME_CAPTURE, PATH_DEPTH};
+pub use event::{
+    COMM_LEN, Event, Head, Hook, KernelEvent, LEAF_ONLY, LeafEvent, NAME_CAPTURE, PATH_DEPTH,
+};
 pub use offsets::{OFFSET_FIELDS, Offsets};
 
 /// `TRACEFS_MAGIC` from include/uapi/linux/magic.h: the `s_magic` of every tracefs superblock.

@@ -4,7 +4,7 @@ use aya_ebpf::helpers::{
     bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_probe_read_kernel,
     bpf_probe_read_kernel_str_bytes, generated::bpf_get_current_task, generated::bpf_ktime_get_ns,
 };
-use rethfs_common::{Hook, KernelEvent, LEAF_ONLY, Offsets, PATH_DEPTH, TRACEFS_MAGIC};
+use rethfs_common::{Event, Head, Hook, LEAF_ONLY, Offsets, TRACEFS_MAGIC};
 
 use crate::maps::{EVENTS, count_lost};
 
@@ -54,35 +54,38 @@ pub fn is_err_or_null(ptr: u64) -> bool {
     ptr == 0 || ptr >= (-4095i64) as u64
 }
 
-/// Reserves a record for `hook`, fills the task and time fields, lets `fill` add the hook's
-/// facts, and submits it. Counts the record as lost when the ring buffer is full.
+/// Reserves a record for `hook` with `N` path components (see [`Event`]), fills the task and
+/// time fields, lets `fill` add the hook's facts, and submits it. Counts the record as lost
+/// when the ring buffer is full.
 #[inline(always)]
-pub fn emit(hook: Hook, fill: impl FnOnce(&mut KernelEvent)) -> Result<(), i32> {
-    let Some(mut entry) = EVENTS.reserve::<KernelEvent>(0) else {
+pub fn emit<const N: usize>(hook: Hook, fill: impl FnOnce(&mut Event<N>)) -> Result<(), i32> {
+    let Some(mut entry) = EVENTS.reserve::<Event<N>>(0) else {
         count_lost();
         return Err(-28); // ENOSPC
     };
     // From here on every path ends in submit: the verifier rejects an unreleased reservation.
-    // SAFETY: the reservation is a writable KernelEvent; every field is written below or by
-    // `fill` before submit.
+    // SAFETY: the reservation is a writable Event<N>; the head is written whole below and
+    // `fill` writes the path components it reports in `depth`.
     let ev = unsafe { &mut *entry.as_mut_ptr() };
     let pid_tgid = bpf_get_current_pid_tgid();
-    // SAFETY: no arguments; returns the monotonic clock.
-    ev.ts_ns = unsafe { bpf_ktime_get_ns() };
-    ev.dentry = 0;
-    ev.ei = 0;
-    ev.parent = 0;
-    ev.ino = 0;
-    ev.ret = 0;
-    ev.tgid = (pid_tgid >> 32) as u32;
-    ev.pid = pid_tgid as u32;
-    ev.refcount = -1;
-    ev.fd = -1;
-    ev.hook = hook as u32;
-    ev.mode = 0;
-    ev.depth = 0;
-    ev.flags = 0;
-    ev.comm = bpf_get_current_comm().unwrap_or([0; 16]);
+    ev.head = Head {
+        // SAFETY: no arguments; returns the monotonic clock.
+        ts_ns: unsafe { bpf_ktime_get_ns() },
+        dentry: 0,
+        ei: 0,
+        parent: 0,
+        ino: 0,
+        ret: 0,
+        tgid: (pid_tgid >> 32) as u32,
+        pid: pid_tgid as u32,
+        refcount: -1,
+        fd: -1,
+        hook: hook as u32,
+        mode: 0,
+        depth: 0,
+        flags: 0,
+        comm: bpf_get_current_comm().unwrap_or([0; 16]),
+    };
     ev.path[0][0] = 0;
     fill(ev);
     // Waking the reader for every record costs more than the record (a context switch each):
@@ -103,44 +106,37 @@ const BPF_RB_FORCE_WAKEUP: u64 = 2;
 /// Unread bytes at which a record wakes the reader: an eighth of the 32 MiB ring.
 const WAKE_AT_BYTES: u64 = 4 << 20;
 
-/// How much of a dentry's path a record carries.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Path {
-    /// Walked up to the root: births and rare hooks, which name objects user space may not know.
-    Full,
-    /// The dentry's own name: hooks that fire many times per object (`LEAF_ONLY`).
-    Leaf,
-}
-
-/// The dentry's own facts: identity, parent, inode number and mode, count, and its path.
+/// The dentry's own facts: identity, parent, inode number and mode, count, and its path: the
+/// walk up to the root in a [`rethfs_common::KernelEvent`], its own name in a
+/// [`rethfs_common::LeafEvent`] (`LEAF_ONLY`).
 #[inline(always)]
-pub fn dentry_facts(o: &Offsets, ev: &mut KernelEvent, dentry: u64, path: Path) {
+pub fn dentry_facts<const N: usize>(o: &Offsets, ev: &mut Event<N>, dentry: u64) {
     let inode: u64 = read(dentry, o.dentry_inode).unwrap_or(0);
-    ev.dentry = dentry;
-    ev.parent = read(dentry, o.dentry_parent).unwrap_or(0);
+    let h = &mut ev.head;
+    h.dentry = dentry;
+    h.parent = read(dentry, o.dentry_parent).unwrap_or(0);
     if inode != 0 {
-        ev.ino = read(inode, o.inode_ino).unwrap_or(0);
-        ev.mode = read(inode, o.inode_mode).unwrap_or(0);
+        h.ino = read(inode, o.inode_ino).unwrap_or(0);
+        h.mode = read(inode, o.inode_mode).unwrap_or(0);
     }
-    ev.refcount = read(dentry, o.dentry_count).unwrap_or(-1);
-    match path {
-        Path::Full => path_from(o, ev, 0, dentry),
-        Path::Leaf => {
-            read_name(o, dentry, &mut ev.path[0]);
-            ev.depth = 1;
-            ev.flags = LEAF_ONLY;
-        }
+    h.refcount = read(dentry, o.dentry_count).unwrap_or(-1);
+    if N == 1 {
+        read_name(o, dentry, &mut ev.path[0]);
+        ev.head.depth = 1;
+        ev.head.flags = LEAF_ONLY;
+    } else {
+        path_from(o, ev, 0, dentry);
     }
 }
 
 /// Fills `ev.path[from..]` with the names of `dentry` and its ancestors up to, not including,
 /// the superblock root (the dentry that is its own parent). A path deeper than the record
-/// holds sets `depth` to `PATH_DEPTH + 1`.
+/// holds sets `depth` to `N + 1`.
 #[inline(always)]
-pub fn path_from(o: &Offsets, ev: &mut KernelEvent, from: usize, dentry: u64) {
+pub fn path_from<const N: usize>(o: &Offsets, ev: &mut Event<N>, from: usize, dentry: u64) {
     let mut d = dentry;
     let mut depth = from;
-    for i in 0..PATH_DEPTH {
+    for i in 0..N {
         if i < from {
             continue;
         }
@@ -154,12 +150,11 @@ pub fn path_from(o: &Offsets, ev: &mut KernelEvent, from: usize, dentry: u64) {
         depth = i + 1;
         d = parent;
     }
-    if depth == PATH_DEPTH && read::<u64>(d, o.dentry_parent).is_ok_and(|p| p != d) {
-        depth = PATH_DEPTH + 1;
+    if depth == N && read::<u64>(d, o.dentry_parent).is_ok_and(|p| p != d) {
+        depth = N + 1;
     }
-    ev.depth = depth as u8;
+    ev.head.depth = depth as u8;
 }
-
 /// Copies `d_name.name` of `dentry` into `buf`, NUL-terminated; empty when unreadable.
 #[inline(always)]
 fn read_name(o: &Offsets, dentry: u64, buf: &mut [u8]) {

@@ -37,8 +37,8 @@ fn observe_fd(ctx: &TracePointContext, hook: Hook) -> u32 {
         return 0;
     };
     let fill = |ev: &mut rethfs_common::KernelEvent| {
-        ev.fd = fd as i32;
-        kernel::dentry_facts(&o, ev, dentry, kernel::Path::Full);
+        ev.head.fd = fd as i32;
+        kernel::dentry_facts(&o, ev, dentry);
     };
     if kernel::is_tracefs(&o, dentry) && kernel::emit(hook, fill).is_err() {
         debug!(ctx, "rethfs: {} record for fd {} lost", hook as u32, fd);

@@ -72,6 +72,7 @@ fn main() {
             tracefs: None,
             btf: Path::new("/sys/kernel/btf/vmlinux"),
             attach: None,
+            hooks: Default::default(),
             policy_version: None,
             allow_remount: false,
         },

@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::{
     model::KernelVersion,
-    observe::{Observer, btf::VMLINUX_BTF},
+    observe::{HookSet, Observer, btf::VMLINUX_BTF},
 };
 
 /// An eBPF-assisted observer and validator of the kernel's tracefs.
@@ -51,6 +51,10 @@ pub enum Command {
         /// Observe with these programs instead of the best the kernel loads.
         #[arg(long, value_name = "OBSERVER")]
         attach: Option<Observer>,
+        /// Which hooks: `default` (what rethfs compares, from tracefs's own functions where
+        /// the kernel has them) or `full` (also reference drops and directory reads).
+        #[arg(long, value_enum, default_value_t)]
+        hooks: HookSet,
     },
     /// Run scenarios on the host's tracefs and on the model, and report every difference and
     /// every broken invariant (exit 1 if any).
@@ -81,6 +85,10 @@ pub enum Command {
         #[arg(long, value_name = "SECS", default_value_t = 30,
               value_parser = clap::value_parser!(u64).range(1..=3600))]
         race_seconds: u64,
+        /// Which hooks: `default` (what rethfs compares, from tracefs's own functions where
+        /// the kernel has them) or `full` (also reference drops and directory reads).
+        #[arg(long, value_enum, default_value_t)]
+        hooks: HookSet,
         /// Write every observed and predicted lifetime as Chrome trace event JSON (Perfetto).
         #[arg(long, value_name = "FILE")]
         trace: Option<PathBuf>,
@@ -105,6 +113,14 @@ pub enum Command {
         /// Also write the figures as JSON to this file.
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
+        /// Which hooks: `default` (what rethfs compares, from tracefs's own functions where
+        /// the kernel has them) or `full` (also reference drops and directory reads).
+        #[arg(long, value_enum, default_value_t)]
+        hooks: HookSet,
+        /// Threads that stat, read and list the churned event meanwhile (0: none), as the
+        /// races do: what observing costs when readers walk tracefs too.
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=16))]
+        readers: u64,
     },
     /// Run a scenario on the reference eventfs model alone (no root, no tracefs needed).
     Model {
@@ -144,6 +160,9 @@ pub struct ExploreArgs {
     /// Observe lifetimes with these programs instead of the best the kernel loads.
     #[arg(long, value_name = "OBSERVER")]
     pub attach: Option<Observer>,
+    /// Which hooks (see `run --hooks`).
+    #[arg(long, value_enum, default_value_t, conflicts_with = "model_only")]
+    pub hooks: HookSet,
     /// Apply the model rules of this kernel version instead of the running kernel's.
     #[arg(long, value_name = "VERSION", value_parser = parse_version)]
     pub kernel_policy: Option<KernelVersion>,

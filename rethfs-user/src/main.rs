@@ -27,7 +27,8 @@ fn main() -> ExitCode {
             duration,
             json,
             attach,
-        } => cmd::observe::run(&opts, attach, duration, json).map(|()| 0),
+            hooks,
+        } => cmd::observe::run(&opts, attach, hooks, duration, json).map(|()| 0),
         Command::Model {
             scenario,
             kernel,
@@ -41,12 +42,14 @@ fn main() -> ExitCode {
             allow_remount,
             attach,
             race_seconds,
+            hooks,
             trace,
             timeline,
         } => cmd::run::run(cmd::run::RunOptions {
             tracefs: opts.tracefs.as_deref(),
             btf: &opts.btf,
             attach,
+            hooks,
             trace,
             timeline,
             scenarios: scenario,
@@ -65,12 +68,16 @@ fn main() -> ExitCode {
             cycles,
             rounds,
             json,
+            hooks,
+            readers,
         } => cmd::bench::run(cmd::bench::BenchOptions {
             tracefs: opts.tracefs.as_deref(),
             btf: &opts.btf,
             cycles,
             rounds,
             json,
+            hooks,
+            readers: readers as usize,
         })
         .map(|()| 0),
     };

@@ -82,9 +82,14 @@ pub fn fe_ei_remove(ctx: FEntryContext) -> u32 {
     on_ei(Hook::EiRemove, ctx.arg(0))
 }
 
-#[fentry(function = "eventfs_d_release")]
-pub fn fe_d_release(ctx: FEntryContext) -> u32 {
-    on_d_release(ctx.arg(0))
+#[fentry(function = "tracefs_d_release")]
+pub fn fe_tracefs_release(ctx: FEntryContext) -> u32 {
+    on_tracefs_release(ctx.arg(0))
+}
+
+#[fexit(function = "tracefs_start_creating")]
+pub fn fx_start_creating(ctx: FExitContext) -> u32 {
+    on_start_creating_ret(ret(&ctx) as u64)
 }
 
 #[fentry(function = "release_ei")]

@@ -131,8 +131,13 @@ pub fn kp_ei_remove(ctx: ProbeContext) -> u32 {
 }
 
 #[kprobe]
-pub fn kp_d_release(ctx: ProbeContext) -> u32 {
-    on_d_release(arg(&ctx, 0))
+pub fn kp_tracefs_release(ctx: ProbeContext) -> u32 {
+    on_tracefs_release(arg(&ctx, 0))
+}
+
+#[kretprobe]
+pub fn kr_start_creating(ctx: RetProbeContext) -> u32 {
+    on_start_creating_ret(ctx.ret())
 }
 
 #[kprobe]

@@ -1,34 +1,33 @@
-//! The lifetime observer: the dcache and eventfs functions that make, look up, revalidate,
-//! invalidate and kill tracefs dentries, and create, free and release eventfs_inodes.
+//! The lifetime observer: the tracefs and eventfs functions that make, look up, revalidate
+//! and release tracefs dentries and create, free and release eventfs_inodes, and the dcache
+//! functions that stand in for them where a kernel lacks them (6.1) or that see what no
+//! tracefs function does (invalidations, reference drops).
 //!
 //! The handlers here take the hooked function's arguments and return value as plain numbers;
 //! [`kprobe`] and [`fentry`] are two ways of getting them (kprobe+kretprobe, or fentry+fexit),
-//! one program per hook each, sharing these bodies. Dentry hooks filter on the tracefs
-//! superblock first, so the cost elsewhere in the kernel is two reads. eventfs hooks need no
-//! filter: every eventfs object is on tracefs.
+//! one program per hook each, sharing these bodies. The dcache hooks filter on the tracefs
+//! superblock first, so the cost elsewhere in the kernel is two reads. tracefs and eventfs
+//! hooks need no filter: only tracefs reaches them. Records that name an object user space
+//! may not know yet carry the walked path ([`KernelEvent`]); the frequent ones carry the
+//! object's own name only ([`LeafEvent`]).
 
 mod fentry;
 mod kprobe;
 
-use rethfs_common::{Hook, KernelEvent, Offsets};
+use rethfs_common::{Event, Hook, KernelEvent, LeafEvent, Offsets};
 
 use crate::{
-    kernel::{self, Path, dentry_facts, emit, is_err_or_null, path_from, read, read_str},
+    kernel::{self, dentry_facts, emit, is_err_or_null, path_from, read, read_str},
     maps::OFFSETS,
 };
 
-/// A dentry hook: records `dentry` when it is on tracefs, with its path walked for births
-/// only (user space knows every later dentry by pointer).
+/// A dcache hook that fires many times per object: records `dentry` when it is on tracefs,
+/// by name (user space knows the dentry by pointer from its birth).
 #[inline(always)]
 fn on_dentry(hook: Hook, dentry: u64) -> u32 {
     let o = OFFSETS.load();
-    let path = if hook == Hook::DentryAlloc {
-        Path::Full
-    } else {
-        Path::Leaf
-    };
     if kernel::is_tracefs(&o, dentry) {
-        let _ = emit(hook, |ev| dentry_facts(&o, ev, dentry, path));
+        let _ = emit(hook, |ev: &mut LeafEvent| dentry_facts(&o, ev, dentry));
     }
     0
 }
@@ -38,17 +37,52 @@ fn on_dentry(hook: Hook, dentry: u64) -> u32 {
 /// user space knows those pointers already and ignores the repeat.
 #[inline(always)]
 fn on_d_alloc_ret(dentry: u64) -> u32 {
-    on_dentry(Hook::DentryAlloc, dentry)
+    let o = OFFSETS.load();
+    if kernel::is_tracefs(&o, dentry) {
+        let _ = emit(Hook::DentryAlloc, |ev: &mut KernelEvent| {
+            dentry_facts(&o, ev, dentry)
+        });
+    }
+    0
+}
+
+/// `tracefs_start_creating(name, parent)` returned `dentry` (or an ERR_PTR): the hashed,
+/// still negative dentry tracefs makes a file or directory at.
+#[inline(always)]
+fn on_start_creating_ret(dentry: u64) -> u32 {
+    if is_err_or_null(dentry) {
+        return 0;
+    }
+    let o = OFFSETS.load();
+    let _ = emit(Hook::StartCreating, |ev: &mut KernelEvent| {
+        dentry_facts(&o, ev, dentry)
+    });
+    0
+}
+
+/// `tracefs_d_release(dentry)`: the dentry is being freed. Its inode is gone already; its
+/// `d_fsdata` (an eventfs dentry's ei) is still set, and its name and parent are intact. The
+/// path is walked: dentries no tracefs function saw born (readdir cursors, the losers of a
+/// parallel lookup) are named here first.
+#[inline(always)]
+fn on_tracefs_release(dentry: u64) -> u32 {
+    let o = OFFSETS.load();
+    let _ = emit(Hook::DentryRelease, |ev: &mut KernelEvent| {
+        dentry_facts(&o, ev, dentry);
+        ev.head.ei = read(dentry, o.dentry_fsdata).unwrap_or(0);
+    });
+    0
 }
 
 /// `eventfs_root_lookup(dir, dentry, flags)` returned `ret`: NULL when `dentry` itself was
-/// filled (positive) or left negative, else an ERR_PTR.
+/// filled (positive) or left negative, else an ERR_PTR. VFS calls it only with a dentry it
+/// has just made, so the record is also that dentry's birth.
 #[inline(always)]
 fn on_lookup_ret(dentry: u64, ret: i64) -> u32 {
     let o = OFFSETS.load();
-    let _ = emit(Hook::Lookup, |ev| {
-        dentry_facts(&o, ev, dentry, Path::Full);
-        ev.ret = ret;
+    let _ = emit(Hook::Lookup, |ev: &mut KernelEvent| {
+        dentry_facts(&o, ev, dentry);
+        ev.head.ret = ret;
     });
     0
 }
@@ -58,9 +92,9 @@ fn on_lookup_ret(dentry: u64, ret: i64) -> u32 {
 #[inline(always)]
 fn on_revalidate_ret(dentry: u64, ret: i64) -> u32 {
     let o = OFFSETS.load();
-    let _ = emit(Hook::Revalidate, |ev| {
-        dentry_facts(&o, ev, dentry, Path::Leaf);
-        ev.ret = ret;
+    let _ = emit(Hook::Revalidate, |ev: &mut LeafEvent| {
+        dentry_facts(&o, ev, dentry);
+        ev.head.ret = ret;
     });
     0
 }
@@ -70,22 +104,24 @@ fn on_revalidate_ret(dentry: u64, ret: i64) -> u32 {
 fn on_iterate(file: u64) -> u32 {
     let o = OFFSETS.load();
     if let Ok(dentry) = read::<u64>(file, o.file_dentry) {
-        let _ = emit(Hook::Iterate, |ev| dentry_facts(&o, ev, dentry, Path::Full));
+        let _ = emit(Hook::Iterate, |ev: &mut LeafEvent| {
+            dentry_facts(&o, ev, dentry)
+        });
     }
     0
 }
 
 /// The ei's own facts: identity, kref, saved inode number, and its name in `path[0]`.
 #[inline(always)]
-fn ei_facts(o: &Offsets, ev: &mut KernelEvent, ei: u64) {
-    ev.ei = ei;
-    ev.refcount = read(ei, o.ei_kref).unwrap_or(-1);
+fn ei_facts<const N: usize>(o: &Offsets, ev: &mut Event<N>, ei: u64) {
+    ev.head.ei = ei;
+    ev.head.refcount = read(ei, o.ei_kref).unwrap_or(-1);
     if o.ei_ino != Offsets::MISSING {
-        ev.ino = read::<u32>(ei, o.ei_ino).unwrap_or(0) as u64;
+        ev.head.ino = read::<u32>(ei, o.ei_ino).unwrap_or(0) as u64;
     }
     if let Ok(name) = read::<u64>(ei, o.ei_name) {
         read_str(name, &mut ev.path[0]);
-        ev.depth = 1;
+        ev.head.depth = 1;
     }
 }
 
@@ -94,14 +130,14 @@ fn ei_facts(o: &Offsets, ev: &mut KernelEvent, ei: u64) {
 #[inline(always)]
 fn on_ei_create_ret(parent: u64, ei: i64) -> u32 {
     let o = OFFSETS.load();
-    let _ = emit(Hook::EiCreate, |ev| {
-        ev.ret = ei;
-        ev.parent = parent;
+    let _ = emit(Hook::EiCreate, |ev: &mut KernelEvent| {
+        ev.head.ret = ei;
+        ev.head.parent = parent;
         if !is_err_or_null(ei as u64) {
             ei_facts(&o, ev, ei as u64);
             if let Ok(name) = read::<u64>(parent, o.ei_name) {
                 read_str(name, &mut ev.path[1]);
-                ev.depth = 2;
+                ev.head.depth = 2;
             }
         }
     });
@@ -113,9 +149,9 @@ fn on_ei_create_ret(parent: u64, ei: i64) -> u32 {
 #[inline(always)]
 fn on_events_dir_create_ret(parent: u64, ei: i64) -> u32 {
     let o = OFFSETS.load();
-    let _ = emit(Hook::EventsDirCreate, |ev| {
-        ev.ret = ei;
-        ev.parent = parent;
+    let _ = emit(Hook::EventsDirCreate, |ev: &mut KernelEvent| {
+        ev.head.ret = ei;
+        ev.head.parent = parent;
         if !is_err_or_null(ei as u64) {
             ei_facts(&o, ev, ei as u64);
             path_from(&o, ev, 1, parent);
@@ -128,18 +164,7 @@ fn on_events_dir_create_ret(parent: u64, ei: i64) -> u32 {
 #[inline(always)]
 fn on_ei(hook: Hook, ei: u64) -> u32 {
     let o = OFFSETS.load();
-    let _ = emit(hook, |ev| ei_facts(&o, ev, ei));
-    0
-}
-
-/// `eventfs_d_release(dentry)`: the dentry's reference on its ei (`d_fsdata`) goes.
-#[inline(always)]
-fn on_d_release(dentry: u64) -> u32 {
-    let o = OFFSETS.load();
-    let _ = emit(Hook::EiDentryRelease, |ev| {
-        dentry_facts(&o, ev, dentry, Path::Leaf);
-        ev.ei = read(dentry, o.dentry_fsdata).unwrap_or(0);
-    });
+    let _ = emit(hook, |ev: &mut LeafEvent| ei_facts(&o, ev, ei));
     0
 }
 

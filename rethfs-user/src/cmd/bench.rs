@@ -1,7 +1,8 @@
 //! `rethfs bench`: what observing costs. Churn cycles per second (make a uprobe event, stat its
 //! `enable`, remove the event, stat it again: births, lookups, frees, a failed revalidation
-//! and kills each cycle) with no observer, under each lifetime observer this kernel loads, and
-//! under ftrace's own kprobe_events on the same functions, recording into an instance's ring
+//! and kills each cycle), optionally with reader threads walking the event meanwhile, with no
+//! observer, under each lifetime observer this kernel loads, and under ftrace's own
+//! kprobe_events on the functions those observers hook, recording into an instance's ring
 //! buffer. Prints figures; judges nothing.
 
 use std::{
@@ -14,7 +15,7 @@ use serde::Serialize;
 use crate::{
     error::{Error, Result, require_root},
     host::{self, KprobeTracing, Tracefs, churn, cleanup::Guard},
-    observe::{self, HOOKS, Live, Observer},
+    observe::{self, HOOKS, HookSet, Live, Observer},
     profile::KernelConfig,
 };
 
@@ -24,6 +25,9 @@ pub struct BenchOptions<'a> {
     pub cycles: usize,
     pub rounds: usize,
     pub json: Option<PathBuf>,
+    pub hooks: HookSet,
+    /// Reader threads beside the churn.
+    pub readers: usize,
 }
 
 /// One way of running the churn, and what it cost.
@@ -45,12 +49,13 @@ pub struct Row {
     pub skipped: String,
 }
 
-/// ftrace's kprobe_events on the functions the lifetime observer hooks: a kprobe where it
-/// takes arguments, a kretprobe where it takes the return value.
-fn ftrace_probes() -> Vec<(char, &'static str)> {
+/// ftrace's kprobe_events on the functions the lifetime observer hooks with `set`: a kprobe
+/// where it takes arguments, a kretprobe where it takes the return value.
+fn ftrace_probes(set: HookSet) -> Vec<(char, &'static str)> {
     let symbols = observe::kallsyms();
     HOOKS
         .iter()
+        .filter(|p| p.wanted(set, &symbols).is_ok())
         .filter_map(|p| Some((p, p.symbol_in(&symbols)?)))
         .flat_map(|(p, symbol)| {
             let entry = p.kprobe.is_some() || p.fentry.is_some();
@@ -83,7 +88,8 @@ pub fn run(opts: BenchOptions) -> Result<()> {
     let backends = observe::probe_backends(opts.btf, &KernelConfig::read(&release))?;
     let prefix = format!("rethfs_{}", std::process::id());
     let (cycles, rounds) = (opts.cycles, opts.rounds);
-    let measure = || churn::rate(&root, &prefix, cycles, rounds).map_err(Error::Failed);
+    let measure =
+        || churn::rate(&root, &prefix, cycles, rounds, opts.readers).map_err(Error::Failed);
     let base = measure()?;
     let row = |mode: &str, rate: Option<f64>, (records, lost): (u64, u64), skipped: String| Row {
         mode: mode.into(),
@@ -96,8 +102,8 @@ pub fn run(opts: BenchOptions) -> Result<()> {
     };
     let mut rows = vec![row("none", Some(base), (0, 0), String::new())];
     for o in [Observer::Fentry, Observer::Kprobe] {
-        let live =
-            Observer::choose(&backends, Some(o)).and_then(|_| Live::start(o, opts.btf, false));
+        let live = Observer::choose(&backends, Some(o))
+            .and_then(|_| Live::start(o, opts.hooks, opts.btf, false));
         rows.push(match live {
             Ok(live) => {
                 let rate = measure()?;
@@ -115,7 +121,7 @@ pub fn run(opts: BenchOptions) -> Result<()> {
         });
     }
     rows.push(
-        match KprobeTracing::start(&root, &prefix, &ftrace_probes()) {
+        match KprobeTracing::start(&root, &prefix, &ftrace_probes(opts.hooks)) {
             Ok(f) => {
                 let rate = measure()?;
                 let counts = f.counts();
@@ -127,7 +133,12 @@ pub fn run(opts: BenchOptions) -> Result<()> {
     );
     println!(
         "rethfs bench: Linux {release}, churn cycles (make a uprobe event, stat its enable, remove it, \
-         stat again), median of {rounds} rounds of {cycles}"
+         stat again), median of {rounds} rounds of {cycles}, {} reader threads, {} hooks",
+        opts.readers,
+        match opts.hooks {
+            HookSet::Default => "default",
+            HookSet::Full => "full",
+        }
     );
     println!(
         "{:<22} {:>10} {:>8} {:>10} {:>8}",
@@ -156,7 +167,8 @@ pub fn run(opts: BenchOptions) -> Result<()> {
         println!("{} records per cycle: {}", r.mode, parts.join(", "));
     }
     if let Some(path) = &opts.json {
-        let doc = serde_json::json!({"kernel": release, "cycles": cycles, "rounds": rounds, "rows": rows});
+        let doc = serde_json::json!({"kernel": release, "cycles": cycles, "rounds": rounds,
+            "readers": opts.readers, "hooks": opts.hooks, "rows": rows});
         fs::write(
             path,
             serde_json::to_string_pretty(&doc).map_err(anyhow::Error::from)?,

@@ -148,6 +148,7 @@ pub fn run(opts: &ProfileOptions, args: ExploreArgs) -> Result<u8> {
                 tracefs: opts.tracefs.as_deref(),
                 btf: &opts.btf,
                 attach: args.attach,
+                hooks: args.hooks,
                 policy_version: args.kernel_policy,
                 allow_remount: args.allow_remount,
             },

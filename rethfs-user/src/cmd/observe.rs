@@ -10,7 +10,7 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use crate::{
     error::{Error, Result, require_root},
-    observe::{Observer, Reconstructor, Session},
+    observe::{HookSet, Observer, Reconstructor, Session},
     profile::{KernelProfile, ProfileOptions},
     report::records::Printer,
 };
@@ -18,6 +18,7 @@ use crate::{
 pub fn run(
     opts: &ProfileOptions,
     attach: Option<Observer>,
+    hooks: HookSet,
     duration: Option<Duration>,
     json: bool,
 ) -> Result<()> {
@@ -36,7 +37,7 @@ pub fn run(
         .build()
         .context("starting the tokio runtime")?;
     runtime.block_on(async {
-        let session = Session::start(observer, &opts.btf, true)?;
+        let session = Session::start(observer, hooks, &opts.btf, true)?;
         for h in session.hooks.iter().filter(|h| !h.attached) {
             eprintln!(
                 "rethfs: not seen: {} ({} not attached: {})",

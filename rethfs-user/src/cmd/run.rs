@@ -8,7 +8,7 @@ use crate::{
     check::{Status, Verdict},
     error::{Error, Result, require_root},
     model::KernelVersion,
-    observe::Observer,
+    observe::{HookSet, Observer},
     report::{self, history_view, trace::ScenarioLifetimes},
     scenario::{self, CATALOGUE, RACES, Scenario},
     session::{self, HostSession, signals},
@@ -19,6 +19,7 @@ pub struct RunOptions<'a> {
     pub btf: &'a Path,
     /// The observer to use instead of the best the kernel loads.
     pub attach: Option<Observer>,
+    pub hooks: HookSet,
     /// Chrome trace event JSON of every lifetime, for Perfetto.
     pub trace: Option<PathBuf>,
     /// An SVG timeline of the lifetimes.
@@ -81,6 +82,7 @@ pub fn run(opts: RunOptions) -> Result<u8> {
             tracefs: opts.tracefs,
             btf: opts.btf,
             attach: opts.attach,
+            hooks: opts.hooks,
             policy_version: opts.policy_version,
             allow_remount: opts.allow_remount,
         },

@@ -3,8 +3,9 @@
 
 use std::{
     fs::{self, OpenOptions},
-    io::Write,
+    io::{Read, Write},
     path::Path,
+    sync::atomic::{AtomicBool, Ordering},
     time::Instant,
 };
 
@@ -19,31 +20,61 @@ pub fn append(path: &Path, line: &str) -> std::io::Result<()> {
 /// Churn cycles per second for `rethfs bench`, the median of `rounds` rounds of `cycles`: make a
 /// uprobe event on rethfs's own function, stat its `enable`, remove it, stat it again. A uprobe,
 /// not a kprobe: registering a kprobe patches kernel text and waits for RCU, which under TCG
-/// costs twenty times the eventfs work being measured.
-pub fn rate(root: &Path, prefix: &str, cycles: usize, rounds: usize) -> anyhow::Result<f64> {
+/// costs twenty times the eventfs work being measured. `readers` threads meanwhile stat the
+/// event's `enable`, read its `id` and list its group in turn, as the races' readers do.
+pub fn rate(
+    root: &Path,
+    prefix: &str,
+    cycles: usize,
+    rounds: usize,
+    readers: usize,
+) -> anyhow::Result<f64> {
     let control = root.join("uprobe_events");
     let place = super::uprobe_target().map_err(anyhow::Error::msg)?;
-    let enable = root
-        .join("events")
-        .join(prefix)
-        .join("bench")
-        .join("enable");
+    let group = root.join("events").join(prefix);
+    let event = group.join("bench");
+    let enable = event.join("enable");
     let make = format!("p:{prefix}/bench {place}");
     let remove = format!("-:{prefix}/bench");
     let write = |line: &str| {
         append(&control, line).map_err(|e| anyhow::anyhow!("{line} >> {}: {e}", control.display()))
     };
-    let mut rates = Vec::new();
-    for _ in 0..rounds {
-        let t = Instant::now();
-        for _ in 0..cycles {
-            write(&make)?;
-            let _ = fs::metadata(&enable);
-            write(&remove)?;
-            let _ = fs::metadata(&enable);
+    let done = AtomicBool::new(false);
+    let rates = std::thread::scope(|s| {
+        for _ in 0..readers {
+            s.spawn(|| {
+                let mut id = Vec::new();
+                while !done.load(Ordering::Relaxed) {
+                    // Most of these fail while the event is gone: that is the churn.
+                    let _ = fs::metadata(&enable);
+                    if let Ok(mut f) = fs::File::open(event.join("id")) {
+                        id.clear();
+                        let _ = f.read_to_end(&mut id);
+                    }
+                    if let Ok(entries) = fs::read_dir(&group) {
+                        entries.for_each(drop);
+                    }
+                }
+            });
         }
-        rates.push(cycles as f64 / t.elapsed().as_secs_f64());
-    }
+        let mut rates = Vec::new();
+        let measured = (|| {
+            for _ in 0..rounds {
+                let t = Instant::now();
+                for _ in 0..cycles {
+                    write(&make)?;
+                    let _ = fs::metadata(&enable);
+                    write(&remove)?;
+                    let _ = fs::metadata(&enable);
+                }
+                rates.push(cycles as f64 / t.elapsed().as_secs_f64());
+            }
+            Ok::<_, anyhow::Error>(rates)
+        })();
+        done.store(true, Ordering::Relaxed);
+        measured
+    })?;
+    let mut rates = rates;
     rates.sort_by(f64::total_cmp);
     Ok(rates[rates.len() / 2])
 }

@@ -59,7 +59,7 @@ impl Target for Observed<'_> {
         batch
             .records
             .iter()
-            .filter_map(|r| self.reconstructor.feed(r))
+            .flat_map(|r| self.reconstructor.feed(r))
             .collect()
     }
 

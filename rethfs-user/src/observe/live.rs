@@ -13,7 +13,7 @@ use rethfs_common::Hook;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    HookStatus, Observer, Record, Session,
+    HookSet, HookStatus, Observer, Record, Session,
     session::{DRAIN_EVERY, Summary, count, drain, lost, readable},
 };
 use crate::error::{Error, Result};
@@ -42,7 +42,7 @@ pub struct Live {
 impl Live {
     /// Attaches `observer` and starts its reader. With `keep`, records are kept for the next
     /// [`Live::batch`]; without, only counted (for measuring the observer's cost).
-    pub fn start(observer: Observer, btf_path: &Path, keep: bool) -> Result<Self> {
+    pub fn start(observer: Observer, set: HookSet, btf_path: &Path, keep: bool) -> Result<Self> {
         let (requests, mut rx) = mpsc::unbounded_channel::<oneshot::Sender<Batch>>();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<Vec<HookStatus>>>();
         let btf_path = btf_path.to_owned();
@@ -60,7 +60,7 @@ impl Live {
                     }
                 };
                 runtime.block_on(async move {
-                    let session = match Session::start(observer, &btf_path, false) {
+                    let session = match Session::start(observer, set, &btf_path, false) {
                         Ok(s) => s,
                         Err(e) => {
                             let _ = ready_tx.send(Err(e));

@@ -16,7 +16,7 @@ use std::path::Path;
 
 pub use backend::{Backend, BackendStatus, ProbeEnv};
 use backend::{failed, program};
-pub use hooks::{HOOKS, HookFunction};
+pub use hooks::{HOOKS, HookFunction, HookSet};
 pub use live::{Batch, Live};
 pub use observer::{HookStatus, Observer};
 pub use reconstruct::{Reconstructor, seen_kinds};

@@ -1,9 +1,10 @@
 //! Lifetimes from records: kernel pointers become objects keyed by path and generation, the
 //! same keys the model uses, so the two can be compared.
 //!
-//! A pointer names one object from its birth (`d_alloc`, `eventfs_create_dir`) to its end
-//! (`__dentry_kill`, `release_ei`); after that the kernel may hand the same address to a new
-//! object, which gets the next generation of its own path.
+//! A pointer names one object from its birth (an eventfs lookup, `tracefs_start_creating`,
+//! `d_alloc` where tracefs has no hooks of its own; `eventfs_create_dir`) to its end
+//! (`tracefs_d_release` or `__dentry_kill`; `release_ei`); after that the kernel may hand the
+//! same address to a new object, which gets the next generation of its own path.
 
 use std::collections::HashMap;
 
@@ -14,18 +15,19 @@ use crate::target::{Lifetime, LifetimeKind};
 
 /// The lifetime kinds records of `hook` become (see [`Reconstructor::feed`]): what an
 /// observer without that hook cannot see.
-fn kinds_of(hook: Hook) -> &'static [LifetimeKind] {
+pub(super) fn kinds_of(hook: Hook) -> &'static [LifetimeKind] {
     use LifetimeKind as K;
     match hook {
-        Hook::DentryAlloc => &[K::DentryBorn],
+        Hook::DentryAlloc | Hook::StartCreating => &[K::DentryBorn],
+        // VFS hands eventfs_root_lookup only dentries it has just made.
+        Hook::Lookup => &[K::DentryBorn, K::DentryLookedUp],
         Hook::Dput => &[K::DentryDropped],
         Hook::DInvalidate => &[K::DentryInvalidated],
         Hook::DentryKill => &[K::DentryKilled],
-        Hook::Lookup => &[K::DentryLookedUp],
+        Hook::DentryRelease => &[K::DentryKilled, K::EiPut],
         Hook::Revalidate => &[K::Revalidated, K::RevalidateFailed],
         Hook::EiCreate | Hook::EventsDirCreate => &[K::EiCreated],
         Hook::EiRemove => &[K::EiFreed],
-        Hook::EiDentryRelease => &[K::EiPut],
         Hook::EiRelease => &[K::EiReleased],
         _ => &[],
     }
@@ -89,30 +91,49 @@ impl Reconstructor {
         }
     }
 
-    /// The lifetime event `r` stands for, if any (directory reads are not lifetime events).
-    pub fn feed(&mut self, r: &Record) -> Option<Lifetime> {
+    /// The lifetime events `r` stands for, in the kernel's order: none for a directory
+    /// read or a repeated birth, two for a lookup that is also a birth or a kill that drops
+    /// an ei's reference.
+    pub fn feed(&mut self, r: &Record) -> Vec<Lifetime> {
         use LifetimeKind as K;
-        let (kind, refs) = match r.hook {
-            // d_alloc_parallel returning what d_alloc (or a racing lookup) already made.
-            Hook::DentryAlloc if self.dentries.contains_key(&r.dentry) => return None,
-            Hook::DentryAlloc => (K::DentryBorn, i64::from(r.refcount)),
-            Hook::Dput => (K::DentryDropped, after_put(r.refcount)),
-            Hook::DInvalidate => (K::DentryInvalidated, i64::from(r.refcount)),
+        let born = !self.dentries.contains_key(&r.dentry);
+        let kinds: &[(K, i64)] = match r.hook {
+            // d_alloc_parallel returning what d_alloc (or a racing lookup) already made, or
+            // tracefs_start_creating the dentry an instance mkdir looked up.
+            Hook::DentryAlloc | Hook::StartCreating if !born => &[],
+            Hook::DentryAlloc | Hook::StartCreating => &[(K::DentryBorn, r.refcount.into())],
+            Hook::Lookup if born => &[
+                (K::DentryBorn, r.refcount.into()),
+                (K::DentryLookedUp, r.refcount.into()),
+            ],
+            Hook::Lookup => &[(K::DentryLookedUp, r.refcount.into())],
+            Hook::Dput => &[(K::DentryDropped, after_put(r.refcount))],
+            Hook::DInvalidate => &[(K::DentryInvalidated, r.refcount.into())],
             // 7.x's dentry_kill is entered with references held too (d_make_discardable calls
             // it unconditionally) and then gives up in lock_for_kill.
-            Hook::DentryKill if self.kill_needs_zero && r.refcount != 0 => return None,
-            Hook::DentryKill => (K::DentryKilled, i64::from(r.refcount)),
-            Hook::Lookup => (K::DentryLookedUp, i64::from(r.refcount)),
-            Hook::Revalidate if r.ret > 0 => (K::Revalidated, i64::from(r.refcount)),
-            Hook::Revalidate => (K::RevalidateFailed, i64::from(r.refcount)),
+            Hook::DentryKill if self.kill_needs_zero && r.refcount != 0 => &[],
+            Hook::DentryKill => &[(K::DentryKilled, r.refcount.into())],
+            // Past lockref_mark_dead: the count is no longer one.
+            Hook::DentryRelease if r.ei != 0 => &[(K::DentryKilled, 0), (K::EiPut, -1)],
+            Hook::DentryRelease => &[(K::DentryKilled, 0)],
+            Hook::Revalidate if r.ret > 0 => &[(K::Revalidated, r.refcount.into())],
+            Hook::Revalidate => &[(K::RevalidateFailed, r.refcount.into())],
             Hook::EiCreate | Hook::EventsDirCreate if r.ei != 0 => {
-                (K::EiCreated, i64::from(r.refcount))
+                &[(K::EiCreated, r.refcount.into())]
             }
-            Hook::EiRemove => (K::EiFreed, after_put(r.refcount)),
-            Hook::EiDentryRelease => (K::EiPut, i64::from(r.refcount)),
-            Hook::EiRelease => (K::EiReleased, 0),
-            _ => return None,
+            Hook::EiRemove => &[(K::EiFreed, after_put(r.refcount))],
+            Hook::EiRelease => &[(K::EiReleased, 0)],
+            _ => &[],
         };
+        kinds
+            .iter()
+            .map(|&(kind, refs)| self.event(kind, refs, r))
+            .collect()
+    }
+
+    /// The lifetime event of `kind` that `r` gives, the object it names updated.
+    fn event(&mut self, kind: LifetimeKind, refs: i64, r: &Record) -> Lifetime {
+        use LifetimeKind as K;
         let object = match kind {
             K::DentryBorn => self.birth(true, r.dentry, r.path.clone()),
             K::EiCreated => {
@@ -141,14 +162,14 @@ impl Reconstructor {
             }
             _ => {}
         }
-        Some(Lifetime {
+        Lifetime {
             kind,
             path: object.path,
             generation: object.generation,
             refs,
             ino: r.ino,
             t_ns: Some(r.t_ns),
-        })
+        }
     }
 
     /// Completes a record that carries only its object's name, from the object at its
@@ -218,11 +239,42 @@ mod tests {
         }
     }
 
+    fn kinds(l: &[Lifetime]) -> Vec<LifetimeKind> {
+        l.iter().map(|l| l.kind).collect()
+    }
+
+    fn paths(l: &[Lifetime]) -> Vec<&str> {
+        l.iter().map(|l| l.path.as_str()).collect()
+    }
+
+    #[test]
+    fn tracefs_own_hooks_give_births_and_kills() {
+        use LifetimeKind::*;
+        let mut r = Reconstructor::new();
+        // A lookup is the birth of the dentry VFS just made for it, then its filling.
+        let enable = rec(Hook::Lookup, 0x10, 0, 0x1, "events/g/ev/enable");
+        assert_eq!(kinds(&r.feed(&enable)), [DentryBorn, DentryLookedUp]);
+        // A dentry known already (the fallback's d_alloc saw it) is only looked up.
+        assert_eq!(kinds(&r.feed(&enable)), [DentryLookedUp]);
+        // tracefs_start_creating: a birth, unless an instance mkdir's lookup made it first.
+        let made = rec(Hook::StartCreating, 0x20, 0, 0x1, "instances/i/trace");
+        assert_eq!(kinds(&r.feed(&made)), [DentryBorn]);
+        assert!(r.feed(&made).is_empty());
+        // Released: killed, and the ei in its d_fsdata put; the pointer is free again.
+        let gone = rec(Hook::DentryRelease, 0x10, 0xe0, 0x1, "events/g/ev/enable");
+        assert_eq!(kinds(&r.feed(&gone)), [DentryKilled, EiPut]);
+        let negative = rec(Hook::DentryRelease, 0x20, 0, 0x1, "instances/i/trace");
+        assert_eq!(kinds(&r.feed(&negative)), [DentryKilled]);
+        let again = r.feed(&enable);
+        assert_eq!(kinds(&again), [DentryBorn, DentryLookedUp]);
+        assert_eq!(again[0].generation, 1);
+    }
+
     /// Feeds `records` in order; each lifetime event as (kind, path, generation).
     fn feed_all(r: &mut Reconstructor, records: &[&Record]) -> Vec<(LifetimeKind, String, u32)> {
         records
             .iter()
-            .filter_map(|x| r.feed(x))
+            .flat_map(|x| r.feed(x))
             .map(|l| (l.kind, l.path, l.generation))
             .collect()
     }
@@ -250,14 +302,11 @@ mod tests {
         attempt.refcount = 1;
         // 6.1's __dentry_kill runs at count 1.
         let old = Reconstructor::for_kill_hook("__dentry_kill").feed(&attempt);
-        assert_eq!(old.map(|l| l.kind), Some(LifetimeKind::DentryKilled));
+        assert_eq!(kinds(&old), [LifetimeKind::DentryKilled]);
         let mut r = Reconstructor::for_kill_hook("dentry_kill");
-        assert!(r.feed(&attempt).is_none());
+        assert!(r.feed(&attempt).is_empty());
         attempt.refcount = 0;
-        assert_eq!(
-            r.feed(&attempt).map(|l| l.kind),
-            Some(LifetimeKind::DentryKilled)
-        );
+        assert_eq!(kinds(&r.feed(&attempt)), [LifetimeKind::DentryKilled]);
     }
 
     #[test]
@@ -266,10 +315,7 @@ mod tests {
         r.feed(&rec(Hook::DentryAlloc, 0x10, 0, 0x1, "events/g/ev"));
         let mut drop = rec(Hook::Dput, 0x10, 0, 0x1, "ev");
         drop.leaf_only = true;
-        assert_eq!(
-            r.feed(&drop).map(|l| l.path),
-            Some("events/g/ev".to_owned())
-        );
+        assert_eq!(paths(&r.feed(&drop)), ["events/g/ev"]);
         r.resolve(&mut drop);
         assert_eq!((drop.path.as_str(), drop.leaf_only), ("events/g/ev", false));
         let mut stranger = rec(Hook::Dput, 0x20, 0, 0x1, "x");
@@ -286,7 +332,7 @@ mod tests {
         let refs = |r: &mut Reconstructor, hook, refcount| {
             let mut put = rec(hook, 0x10, 0x20, 0x1, "events/g");
             put.refcount = refcount;
-            r.feed(&put).map(|l| l.refs)
+            r.feed(&put).first().map(|l| l.refs)
         };
         assert_eq!(
             refs(&mut r, Hook::Dput, i32::MIN),
@@ -304,8 +350,8 @@ mod tests {
     fn a_birth_seen_twice_is_one_birth() {
         let mut r = Reconstructor::new();
         let born = rec(Hook::DentryAlloc, 0x10, 0, 0x1, "events/g");
-        assert!(r.feed(&born).is_some());
-        assert!(r.feed(&born).is_none());
+        assert_eq!(r.feed(&born).len(), 1);
+        assert!(r.feed(&born).is_empty());
     }
 
     #[test]
@@ -316,7 +362,7 @@ mod tests {
         let mut event = rec(Hook::EiCreate, 0, 0xb0, 0xa0, "grp/ev");
         event.refcount = 1;
         let freed = rec(Hook::EiRemove, 0, 0xb0, 0, "ev");
-        let put = rec(Hook::EiDentryRelease, 0x20, 0xb0, 0x10, "events/grp/ev");
+        let put = rec(Hook::DentryRelease, 0x20, 0xb0, 0x10, "events/grp/ev");
         let released = rec(Hook::EiRelease, 0, 0xb0, 0, "ev");
         assert_eq!(
             feed_all(&mut r, &[&group, &event, &freed, &put, &released]),
@@ -324,26 +370,24 @@ mod tests {
                 (LifetimeKind::EiCreated, "events/grp".to_owned(), 0),
                 (LifetimeKind::EiCreated, "events/grp/ev".to_owned(), 0),
                 (LifetimeKind::EiFreed, "events/grp/ev".to_owned(), 0),
+                (LifetimeKind::DentryKilled, "events/grp/ev".to_owned(), 0),
                 (LifetimeKind::EiPut, "events/grp/ev".to_owned(), 0),
                 (LifetimeKind::EiReleased, "events/grp/ev".to_owned(), 0),
             ]
         );
         // A new ei at the released address is a new object.
         let again = rec(Hook::EiCreate, 0, 0xb0, 0xa0, "grp/ev");
-        assert_eq!(r.feed(&again).map(|l| l.generation), Some(1));
+        assert_eq!(r.feed(&again)[0].generation, 1);
     }
 
     #[test]
     fn an_ei_first_seen_through_a_files_dentry_keeps_its_children_placed_by_name() {
         let mut r = Reconstructor::new();
         // `events/enable` goes; its d_fsdata is the boot-time `events` ei, never seen created.
-        let file = rec(Hook::EiDentryRelease, 0x20, 0x99, 0x10, "enable");
-        assert_eq!(r.feed(&file).map(|l| l.path), Some("enable".to_owned()));
+        let file = rec(Hook::DentryRelease, 0x20, 0x99, 0x10, "events/enable");
+        assert_eq!(paths(&r.feed(&file)), ["events/enable", "enable"]);
         let group = rec(Hook::EiCreate, 0, 0xa0, 0x99, "events/grp");
-        assert_eq!(
-            r.feed(&group).map(|l| l.path),
-            Some("events/grp".to_owned())
-        );
+        assert_eq!(paths(&r.feed(&group)), ["events/grp"]);
     }
 
     #[test]
@@ -352,14 +396,11 @@ mod tests {
         let mut ok = rec(Hook::Revalidate, 0x30, 0, 0x1, "events/g");
         ok.ret = 1;
         let stale = rec(Hook::Revalidate, 0x30, 0, 0x1, "events/g");
-        assert_eq!(r.feed(&ok).map(|l| l.kind), Some(LifetimeKind::Revalidated));
-        assert_eq!(
-            r.feed(&stale).map(|l| l.kind),
-            Some(LifetimeKind::RevalidateFailed)
-        );
+        assert_eq!(kinds(&r.feed(&ok)), [LifetimeKind::Revalidated]);
+        assert_eq!(kinds(&r.feed(&stale)), [LifetimeKind::RevalidateFailed]);
         assert!(
             r.feed(&rec(Hook::Iterate, 0x30, 0, 0x1, "events/g"))
-                .is_none()
+                .is_empty()
         );
     }
 }

@@ -1,6 +1,6 @@
 //! An observation as user space reports it, decoded from the wire record.
 
-use rethfs_common::{Hook, KernelEvent, LEAF_ONLY, PATH_DEPTH};
+use rethfs_common::{Event, Hook, KernelEvent, LEAF_ONLY, LeafEvent, PATH_DEPTH};
 use serde::{Serialize, Serializer};
 
 /// One observed kernel event, with the path joined and the kind read off `i_mode`.
@@ -70,8 +70,8 @@ fn kind(mode: u16) -> &'static str {
 /// Why ring-buffer bytes are no record: counted as lost, never dropped silently.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Malformed {
-    /// Fewer bytes than a [`KernelEvent`]: the programs and this binary disagree on it.
-    Short(usize),
+    /// The size of neither record kind: the programs and this binary disagree on them.
+    Size(usize),
     /// A hook value this binary does not know (a mismatched eBPF object).
     UnknownHook(u32),
 }
@@ -79,9 +79,10 @@ pub enum Malformed {
 impl std::fmt::Display for Malformed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Malformed::Short(n) => write!(
+            Malformed::Size(n) => write!(
                 f,
-                "a ring-buffer record of {n} bytes, shorter than a record ({} bytes)",
+                "a ring-buffer record of {n} bytes, the size of no record ({} or {} bytes)",
+                std::mem::size_of::<LeafEvent>(),
                 std::mem::size_of::<KernelEvent>()
             ),
             Malformed::UnknownHook(h) => write!(f, "a record of unknown hook {h}"),
@@ -91,40 +92,48 @@ impl std::fmt::Display for Malformed {
 
 impl Record {
     /// Decodes one ring-buffer item, whatever its bytes: the programs write whole
-    /// [`KernelEvent`]s, but user space trusts no length or value it reads.
+    /// [`LeafEvent`]s and [`KernelEvent`]s, told apart by length, but user space trusts no
+    /// length or value it reads.
     pub fn from_bytes(item: &[u8], t0_ns: u64) -> Result<Self, Malformed> {
-        if item.len() < std::mem::size_of::<KernelEvent>() {
-            return Err(Malformed::Short(item.len()));
+        fn read<const N: usize>(item: &[u8]) -> Event<N> {
+            // SAFETY: the caller checked the length; read unaligned (the ring aligns to 8
+            // only); every bit pattern is a valid Event (integers and byte arrays).
+            unsafe { std::ptr::read_unaligned(item.as_ptr().cast::<Event<N>>()) }
         }
-        // SAFETY: at least size_of::<KernelEvent>() bytes, read unaligned (the ring aligns
-        // to 8 only); every bit pattern is a valid KernelEvent (integers and byte arrays).
-        let ev = unsafe { std::ptr::read_unaligned(item.as_ptr().cast::<KernelEvent>()) };
-        Self::decode(&ev, t0_ns).ok_or(Malformed::UnknownHook(ev.hook))
+        let decoded = match item.len() {
+            n if n == std::mem::size_of::<LeafEvent>() => Self::decode(&read::<1>(item), t0_ns),
+            n if n == std::mem::size_of::<KernelEvent>() => {
+                Self::decode(&read::<PATH_DEPTH>(item), t0_ns)
+            }
+            n => return Err(Malformed::Size(n)),
+        };
+        decoded.map_err(Malformed::UnknownHook)
     }
 
-    /// Decodes `ev`; `t0_ns` is the monotonic time the observer started. None for a hook
-    /// this binary does not know (a mismatched eBPF object).
-    pub fn decode(ev: &KernelEvent, t0_ns: u64) -> Option<Self> {
-        let depth = (ev.depth as usize).min(PATH_DEPTH);
+    /// Decodes `ev`; `t0_ns` is the monotonic time the observer started. Err with the hook
+    /// value when this binary does not know it (a mismatched eBPF object).
+    pub fn decode<const N: usize>(ev: &Event<N>, t0_ns: u64) -> Result<Self, u32> {
+        let h = &ev.head;
+        let depth = (h.depth as usize).min(N);
         let mut parts: Vec<String> = ev.path[..depth].iter().map(|c| c_str(c)).collect();
         parts.reverse();
-        Some(Record {
-            t_ns: ev.ts_ns.saturating_sub(t0_ns),
-            hook: Hook::from_u32(ev.hook)?,
-            comm: c_str(&ev.comm),
-            tgid: ev.tgid,
-            pid: ev.pid,
-            fd: ev.fd,
+        Ok(Record {
+            t_ns: h.ts_ns.saturating_sub(t0_ns),
+            hook: Hook::from_u32(h.hook).ok_or(h.hook)?,
+            comm: c_str(&h.comm),
+            tgid: h.tgid,
+            pid: h.pid,
+            fd: h.fd,
             path: parts.join("/"),
-            path_cut: ev.depth as usize > PATH_DEPTH,
-            leaf_only: ev.flags & LEAF_ONLY != 0,
-            ino: ev.ino,
-            kind: kind(ev.mode),
-            refcount: ev.refcount,
-            dentry: ev.dentry,
-            parent: ev.parent,
-            ei: ev.ei,
-            ret: ev.ret,
+            path_cut: h.depth as usize > N,
+            leaf_only: h.flags & LEAF_ONLY != 0,
+            ino: h.ino,
+            kind: kind(h.mode),
+            refcount: h.refcount,
+            dentry: h.dentry,
+            parent: h.parent,
+            ei: h.ei,
+            ret: h.ret,
         })
     }
 
@@ -136,13 +145,13 @@ impl Record {
 
 #[cfg(test)]
 mod tests {
-    use rethfs_common::{COMM_LEN, NAME_CAPTURE};
+    use rethfs_common::{COMM_LEN, Head, NAME_CAPTURE};
 
     use super::*;
 
     /// A record whose path components are given root first, as a person writes them.
     fn event(hook: Hook, path: &[&str], mode: u16) -> KernelEvent {
-        let mut ev = KernelEvent {
+        let head = Head {
             ts_ns: 1_500,
             dentry: 0xffff_8880_0000_1000,
             ei: 0,
@@ -158,12 +167,15 @@ mod tests {
             depth: path.len() as u8,
             flags: 0,
             comm: [0; COMM_LEN],
+        };
+        let mut ev = KernelEvent {
+            head,
             path: [[0; NAME_CAPTURE]; PATH_DEPTH],
         };
         for (slot, name) in path.iter().rev().enumerate() {
             ev.path[slot][..name.len()].copy_from_slice(name.as_bytes());
         }
-        ev.comm[..2].copy_from_slice(b"ls");
+        ev.head.comm[..2].copy_from_slice(b"ls");
         ev
     }
 
@@ -194,7 +206,7 @@ mod tests {
     #[test]
     fn flags_cut_paths_negative_dentries_and_unknown_hooks() {
         let mut ev = event(Hook::Dput, &["a"; PATH_DEPTH], 0);
-        ev.depth = PATH_DEPTH as u8 + 1;
+        ev.head.depth = PATH_DEPTH as u8 + 1;
         let r = Record::decode(&ev, 0).unwrap();
         assert!(r.path_cut);
         assert_eq!(r.path.split('/').count(), PATH_DEPTH);
@@ -204,8 +216,8 @@ mod tests {
         let root = event(Hook::Dput, &[], libc::S_IFDIR as u16);
         assert_eq!(Record::decode(&root, 0).unwrap().path, "");
         let mut unknown = file;
-        unknown.hook = 999;
-        assert!(Record::decode(&unknown, 0).is_none());
+        unknown.head.hook = 999;
+        assert_eq!(Record::decode(&unknown, 0).unwrap_err(), 999);
     }
 
     #[test]
@@ -213,7 +225,11 @@ mod tests {
         let size = std::mem::size_of::<KernelEvent>();
         assert_eq!(
             Record::from_bytes(&[0u8; 12], 0).unwrap_err(),
-            Malformed::Short(12)
+            Malformed::Size(12)
+        );
+        assert_eq!(
+            Record::from_bytes(&vec![0u8; size + 8], 0).unwrap_err(),
+            Malformed::Size(size + 8)
         );
         // All ones: an unknown hook; all zeros: hook 0, unknown too.
         assert_eq!(
@@ -222,7 +238,7 @@ mod tests {
         );
         assert!(Record::from_bytes(&vec![0; size], 0).is_err());
         let mut ev = event(Hook::Dput, &["events", "x"], 0);
-        ev.depth = 200;
+        ev.head.depth = 200;
         // SAFETY: viewing a plain repr(C) value as its bytes.
         let bytes =
             unsafe { std::slice::from_raw_parts((&ev as *const KernelEvent).cast::<u8>(), size) };
@@ -233,5 +249,32 @@ mod tests {
         odd.extend_from_slice(bytes);
         let r2 = Record::from_bytes(&odd[1..], 0).unwrap();
         assert_eq!((r2.path, r2.dentry), (r.path, r.dentry));
+    }
+
+    #[test]
+    fn a_leaf_record_is_its_head_and_one_name() {
+        // The wire sizes both sides agree on: no padding anywhere.
+        assert_eq!(std::mem::size_of::<Head>(), 88);
+        assert_eq!(std::mem::size_of::<LeafEvent>(), 88 + NAME_CAPTURE);
+        assert_eq!(
+            std::mem::size_of::<KernelEvent>(),
+            88 + NAME_CAPTURE * PATH_DEPTH
+        );
+        let full = event(Hook::Revalidate, &["events", "g", "enable"], 0);
+        let mut leaf = LeafEvent {
+            head: full.head,
+            path: [full.path[0]],
+        };
+        leaf.head.depth = 1;
+        leaf.head.flags = LEAF_ONLY;
+        let size = std::mem::size_of::<LeafEvent>();
+        // SAFETY: viewing a plain repr(C) value as its bytes.
+        let bytes =
+            unsafe { std::slice::from_raw_parts((&leaf as *const LeafEvent).cast::<u8>(), size) };
+        let r = Record::from_bytes(bytes, 0).unwrap();
+        assert_eq!((r.path.as_str(), r.leaf_only), ("enable", true));
+        // Deeper than one name: cut, as a walked path deeper than the record is.
+        leaf.head.depth = 3;
+        assert!(Record::decode(&leaf, 0).unwrap().path_cut);
     }
 }

@@ -14,11 +14,11 @@ use aya::{
     Ebpf,
     maps::{MapData, PerCpuArray, RingBuf},
 };
-use rethfs_common::KernelEvent;
+use rethfs_common::Head;
 use tokio::io::{Interest, unix::AsyncFd};
 
 use super::{
-    HookStatus, Observer, Record,
+    HookSet, HookStatus, Observer, Record,
     btf::Btf,
     ebpf::{self, Globals},
     observer::AttachEnv,
@@ -68,10 +68,16 @@ pub fn kallsyms() -> HashSet<String> {
 }
 
 impl Session {
-    /// Resolves offsets from the BTF at `btf_path`, loads the object and attaches `observer`.
+    /// Resolves offsets from the BTF at `btf_path`, loads the object and attaches `observer`
+    /// with the hooks of `set`.
     /// `ignore_self` keeps this process's own syscalls out of the syscall observer. Must run
     /// inside a tokio runtime: the eBPF log reader is spawned on it.
-    pub fn start(observer: Observer, btf_path: &Path, ignore_self: bool) -> Result<Self> {
+    pub fn start(
+        observer: Observer,
+        set: HookSet,
+        btf_path: &Path,
+        ignore_self: bool,
+    ) -> Result<Self> {
         let btf = Btf::from_file(btf_path)
             .map_err(|e| Error::Environment(format!("BTF missing: {e}")))?;
         let offsets = offsets::resolve(&btf).map_err(|e| {
@@ -95,6 +101,7 @@ impl Session {
             symbols: &kallsyms(),
             eventfs: offsets.ei_name != rethfs_common::Offsets::MISSING,
             revalidate_arg_known: revalidate_arg.is_some(),
+            set,
         };
         let hooks = observer.attach(&mut ebpf, &env).map_err(|e| {
             Error::Environment(format!("observer {} cannot attach: {e}", observer.name()))
@@ -153,7 +160,8 @@ impl Session {
 /// Counts the queued records by hook without decoding them (for measuring the observer's
 /// cost).
 pub(super) fn count(ring: &mut RingBuf<MapData>, summary: &mut Summary) {
-    let at = std::mem::offset_of!(KernelEvent, hook);
+    // Both record sizes start with the head.
+    let at = std::mem::offset_of!(Head, hook);
     while let Some(item) = ring.next() {
         summary.records += 1;
         if let Some(b) = item.get(at..at + 4) {

@@ -65,7 +65,8 @@ pub fn table(p: &KernelProfile) -> String {
     }
     let _ = writeln!(
         s,
-        "lifetime   (the lifetime observer's functions: kprobe needs kallsyms, fentry BTF)"
+        "lifetime   (the lifetime observer's functions: kprobe needs kallsyms, fentry BTF; \
+         each fact from tracefs's own function where this kernel has one)"
     );
     for h in &p.hooks {
         let _ = writeln!(
@@ -76,6 +77,10 @@ pub fn table(p: &KernelProfile) -> String {
             yes_no(h.btf),
             h.sees
         );
+        let _ = match &h.unused {
+            Some(why) => writeln!(s, "  {:<26} unused: {why}", ""),
+            None => writeln!(s, "  {:<26} from {}", "", h.origin),
+        };
     }
     match p.observer.name {
         Some(name) => {

@@ -15,7 +15,7 @@ use crate::{
     error::{Error, Result},
     host::{self, HostTracefs, Observed, RunLock, Snapshot, Tracefs, cleanup::Guard},
     model::{KernelVersion, Model, ModelConfig, Policy},
-    observe::{BackendStatus, Live, Observer, Reconstructor},
+    observe::{BackendStatus, HookSet, Live, Observer, Reconstructor},
     profile::KernelConfig,
     scenario::{self, Scenario, Transcript},
     target::{Lifetime, LifetimeKind},
@@ -27,6 +27,7 @@ pub struct Options<'a> {
     pub btf: &'a Path,
     /// The observer to use instead of the best the kernel loads.
     pub attach: Option<Observer>,
+    pub hooks: HookSet,
     /// The model's rules; the running kernel's by default.
     pub policy_version: Option<KernelVersion>,
     pub allow_remount: bool,
@@ -105,18 +106,19 @@ fn model_config(root: &Path, kconfig: &KernelConfig, policy: Policy) -> ModelCon
 fn start_observer(
     backends: &[BackendStatus],
     forced: Option<Observer>,
+    hooks: HookSet,
     btf: &Path,
 ) -> Result<Option<Live>> {
     if let Some(o) = forced {
         Observer::choose(backends, Some(o))?;
-        return Live::start(o, btf, o.sees_lifetimes()).map(Some);
+        return Live::start(o, hooks, btf, o.sees_lifetimes()).map(Some);
     }
     let mut why = Vec::new();
     for o in Observer::ALL {
         if Observer::choose(backends, Some(o)).is_err() {
             continue;
         }
-        match Live::start(o, btf, o.sees_lifetimes()) {
+        match Live::start(o, hooks, btf, o.sees_lifetimes()) {
             Ok(live) => {
                 for w in &why {
                     log::warn!("{w}");
@@ -168,7 +170,7 @@ impl HostSession {
         let kconfig = KernelConfig::read(&release);
         let backends = crate::observe::probe_backends(o.btf, &kconfig).unwrap_or_default();
         // Before anything is made: a forced observer that cannot attach ends the session here.
-        let live = start_observer(&backends, o.attach, o.btf)?;
+        let live = start_observer(&backends, o.attach, o.hooks, o.btf)?;
         let before = Snapshot::take(&root);
         // Seeding the model makes a short-lived instance: the guard must already stand.
         let guard = Guard::new(&root);

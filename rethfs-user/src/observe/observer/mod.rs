@@ -12,9 +12,12 @@ use serde::Serialize;
 
 use super::{
     Backend, BackendStatus,
-    hooks::{CORE_HOOKS, HOOKS, HookPoint},
+    hooks::{HOOKS, HookPoint, HookSet},
 };
-use crate::error::{Error, Result};
+use crate::{
+    error::{Error, Result},
+    target::LifetimeKind,
+};
 
 /// The observers rethfs can run, best first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -56,6 +59,7 @@ pub struct AttachEnv<'a> {
     pub eventfs: bool,
     /// BTF told which argument of `tracefs_d_revalidate` is the dentry.
     pub revalidate_arg_known: bool,
+    pub set: HookSet,
 }
 
 impl Observer {
@@ -83,8 +87,9 @@ impl Observer {
     pub fn describe(self) -> &'static str {
         match self {
             Observer::Fentry | Observer::Kprobe => {
-                "the dcache and eventfs functions: dentry births, lookups, revalidations, \
-                 drops, invalidations and kills; eventfs_inode creations, frees and releases"
+                "tracefs's and eventfs's functions (the dcache's where a kernel lacks them): \
+                 dentry births, lookups, revalidations, invalidations and kills; \
+                 eventfs_inode creations, frees and releases"
             }
             Observer::SyscallTracepoints => {
                 "syscall tracepoints (openat, getdents64, read, write, close, fchdir) resolve each \
@@ -134,7 +139,8 @@ impl Observer {
     }
 
     /// Loads and attaches this observer's programs; the links live as long as `ebpf`. The
-    /// lifetime observers report each hook; they fail only when a core dcache hook fails.
+    /// lifetime observers report each hook, attached or why not; they fail only when no
+    /// attached hook sees births or none sees kills, which every comparison needs.
     pub fn attach(
         self,
         ebpf: &mut Ebpf,
@@ -166,7 +172,9 @@ impl Observer {
                         Err("BTF does not say which argument is the dentry".to_owned())
                     }
                     None => Err("not in /proc/kallsyms (absent or inlined)".to_owned()),
-                    Some(s) => attach_one(ebpf, point, s, env),
+                    Some(s) => point
+                        .wanted(env.set, env.symbols)
+                        .and_then(|()| attach_one(ebpf, point, s, env)),
                 };
                 HookStatus {
                     hook: point.hook,
@@ -177,15 +185,26 @@ impl Observer {
                 }
             })
             .collect();
-        let core_missing: Vec<String> = statuses[..CORE_HOOKS]
-            .iter()
-            .filter(|s| !s.attached)
-            .map(|s| format!("{}: {}", s.function, s.detail))
-            .collect();
-        if core_missing.is_empty() {
+        let kinds = super::reconstruct::seen_kinds(&statuses);
+        let blind: Vec<String> = [
+            (LifetimeKind::DentryBorn, "births"),
+            (LifetimeKind::DentryKilled, "kills"),
+        ]
+        .into_iter()
+        .filter(|(k, _)| !kinds.contains(k))
+        .map(|(k, what)| {
+            let why: Vec<String> = statuses
+                .iter()
+                .filter(|s| super::reconstruct::kinds_of(s.hook).contains(&k))
+                .map(|s| format!("{}: {}", s.function, s.detail))
+                .collect();
+            format!("no hook sees dentry {what} ({})", why.join("; "))
+        })
+        .collect();
+        if blind.is_empty() {
             Ok(statuses)
         } else {
-            Err(core_missing.join("; "))
+            Err(blind.join("; "))
         }
     }
 }
