@@ -180,19 +180,24 @@ pub(super) fn drain(
 ) -> bool {
     while let Some(item) = ring.next() {
         summary.records += 1;
-        let record = match Record::from_bytes(&item, t0_ns) {
-            Ok(r) => r,
-            Err(e) => {
-                summary.malformed += 1;
-                log::warn!("{e}: counted as lost");
-                continue;
-            }
+        let Some(record) = decode(&item, t0_ns, summary) else {
+            continue;
         };
         if !on_record(record) {
             return false;
         }
     }
     true
+}
+
+/// One ring item as a record; one that is no record is counted as lost, and said so.
+pub(super) fn decode(item: &[u8], t0_ns: u64, summary: &mut Summary) -> Option<Record> {
+    Record::from_bytes(item, t0_ns)
+        .inspect_err(|e| {
+            summary.malformed += 1;
+            log::warn!("{e}: counted as lost");
+        })
+        .ok()
 }
 
 /// Registers a map-backed reader with tokio for readability.
