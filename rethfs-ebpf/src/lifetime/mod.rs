@@ -61,13 +61,13 @@ fn on_start_creating_ret(dentry: u64) -> u32 {
 }
 
 /// `tracefs_d_release(dentry)`: the dentry is being freed. Its inode is gone already; its
-/// `d_fsdata` (an eventfs dentry's ei) is still set, and its name and parent are intact. The
-/// path is walked: dentries no tracefs function saw born (readdir cursors, the losers of a
-/// parallel lookup) are named here first.
+/// `d_fsdata` (an eventfs dentry's ei) is still set, and its name and parent are intact. By
+/// name only: user space knows the dentry from its birth, or one no tracefs function saw
+/// born (a readdir cursor, a negative lookup in a plain directory) from its parent.
 #[inline(always)]
 fn on_tracefs_release(dentry: u64) -> u32 {
     let o = OFFSETS.load();
-    let _ = emit(Hook::DentryRelease, |ev: &mut KernelEvent| {
+    let _ = emit(Hook::DentryRelease, |ev: &mut LeafEvent| {
         dentry_facts(&o, ev, dentry);
         ev.head.ei = read(dentry, o.dentry_fsdata).unwrap_or(0);
     });

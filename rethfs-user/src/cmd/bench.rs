@@ -68,6 +68,84 @@ fn ftrace_probes(set: HookSet) -> Vec<(char, &'static str)> {
         .collect()
 }
 
+/// What one row measures.
+#[derive(Debug, Clone, Copy)]
+enum Mode {
+    None,
+    Observer(Observer),
+    Ftrace,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::None => "none",
+            Mode::Observer(o) => o.name(),
+            Mode::Ftrace => "ftrace kprobe_events",
+        }
+    }
+}
+
+/// A mode's rounds so far.
+#[derive(Default)]
+struct Run {
+    rates: Vec<f64>,
+    records: u64,
+    lost: u64,
+    by_hook: std::collections::BTreeMap<&'static str, u64>,
+    /// Why the mode cannot run here; it is not tried again.
+    skipped: String,
+}
+
+impl Run {
+    /// One round of `mode`: set up, churn, take down; a mode that cannot be set up is
+    /// skipped from then on, with the reason.
+    fn round(
+        &mut self,
+        mode: Mode,
+        opts: &BenchOptions,
+        backends: &[observe::BackendStatus],
+        root: &Path,
+        prefix: &str,
+    ) -> Result<()> {
+        let churn = || churn::rate(root, prefix, opts.cycles, opts.readers).map_err(Error::Failed);
+        match mode {
+            Mode::None => self.rates.push(churn()?),
+            Mode::Observer(o) => {
+                let live = Observer::choose(backends, Some(o))
+                    .and_then(|_| Live::start(o, opts.hooks, opts.btf, false));
+                match live {
+                    Ok(live) => {
+                        self.rates.push(churn()?);
+                        let last = live.stop();
+                        self.records += last.seen;
+                        self.lost += last.lost;
+                        for (h, n) in last.by_hook {
+                            *self.by_hook.entry(h).or_default() += n;
+                        }
+                    }
+                    Err(e) => self.skipped = e.to_string(),
+                }
+            }
+            Mode::Ftrace => match KprobeTracing::start(root, prefix, &ftrace_probes(opts.hooks)) {
+                Ok(f) => {
+                    self.rates.push(churn()?);
+                    let (records, lost) = f.counts();
+                    (self.records, self.lost) = (self.records + records, self.lost + lost);
+                }
+                Err(e) => self.skipped = e,
+            },
+        }
+        Ok(())
+    }
+}
+
+/// The median of `rates`, None when there are none.
+fn median(rates: &mut [f64]) -> Option<f64> {
+    rates.sort_by(f64::total_cmp);
+    rates.get(rates.len() / 2).copied()
+}
+
 pub fn run(opts: BenchOptions) -> Result<()> {
     if opts.cycles == 0 || opts.rounds == 0 {
         return Err(Error::Usage(
@@ -88,52 +166,48 @@ pub fn run(opts: BenchOptions) -> Result<()> {
     let backends = observe::probe_backends(opts.btf, &KernelConfig::read(&release))?;
     let prefix = format!("rethfs_{}", std::process::id());
     let (cycles, rounds) = (opts.cycles, opts.rounds);
-    let measure =
-        || churn::rate(&root, &prefix, cycles, rounds, opts.readers).map_err(Error::Failed);
-    let base = measure()?;
-    let row = |mode: &str, rate: Option<f64>, (records, lost): (u64, u64), skipped: String| Row {
-        mode: mode.into(),
-        cycles_per_s: rate,
-        percent: rate.map(|r| 100.0 * r / base),
-        records,
-        lost,
-        per_cycle: Vec::new(),
-        skipped,
-    };
-    let mut rows = vec![row("none", Some(base), (0, 0), String::new())];
-    for o in [Observer::Fentry, Observer::Kprobe] {
-        let live = Observer::choose(&backends, Some(o))
-            .and_then(|_| Live::start(o, opts.hooks, opts.btf, false));
-        rows.push(match live {
-            Ok(live) => {
-                let rate = measure()?;
-                let last = live.stop();
-                let mut r = row(o.name(), Some(rate), (last.seen, last.lost), String::new());
-                let all = (cycles * rounds) as f64;
-                r.per_cycle = last
+    // Round by round, every mode in turn: drift on a busy or emulated machine then falls on
+    // all of them alike, and the ratios are side by side.
+    let modes = [
+        Mode::None,
+        Mode::Observer(Observer::Fentry),
+        Mode::Observer(Observer::Kprobe),
+        Mode::Ftrace,
+    ];
+    let mut runs: Vec<Run> = modes.iter().map(|_| Run::default()).collect();
+    for _ in 0..rounds {
+        for (mode, run) in modes.iter().zip(&mut runs) {
+            if run.skipped.is_empty() {
+                run.round(*mode, &opts, &backends, &root, &prefix)?;
+            }
+        }
+    }
+    let base = median(&mut runs[0].rates).unwrap_or(f64::NAN);
+    let all = (cycles * rounds) as f64;
+    let rows: Vec<Row> = modes
+        .iter()
+        .zip(&mut runs)
+        .map(|(mode, run)| {
+            let rate = median(&mut run.rates);
+            Row {
+                mode: mode.name().into(),
+                cycles_per_s: rate,
+                percent: rate.map(|r| 100.0 * r / base),
+                records: run.records,
+                lost: run.lost,
+                per_cycle: run
                     .by_hook
                     .iter()
                     .map(|(h, n)| (*h, *n as f64 / all))
-                    .collect();
-                r
+                    .collect(),
+                skipped: std::mem::take(&mut run.skipped),
             }
-            Err(e) => row(o.name(), None, (0, 0), e.to_string()),
-        });
-    }
-    rows.push(
-        match KprobeTracing::start(&root, &prefix, &ftrace_probes(opts.hooks)) {
-            Ok(f) => {
-                let rate = measure()?;
-                let counts = f.counts();
-                drop(f);
-                row("ftrace kprobe_events", Some(rate), counts, String::new())
-            }
-            Err(e) => row("ftrace kprobe_events", None, (0, 0), e),
-        },
-    );
+        })
+        .collect();
     println!(
         "rethfs bench: Linux {release}, churn cycles (make a uprobe event, stat its enable, remove it, \
-         stat again), median of {rounds} rounds of {cycles}, {} reader threads, {} hooks",
+         stat again), median of {rounds} rounds of {cycles}, every mode in turn each round, {} reader \
+         threads, {} hooks",
         opts.readers,
         match opts.hooks {
             HookSet::Default => "default",

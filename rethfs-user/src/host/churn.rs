@@ -17,18 +17,12 @@ pub fn append(path: &Path, line: &str) -> std::io::Result<()> {
         .write_all(format!("{line}\n").as_bytes())
 }
 
-/// Churn cycles per second for `rethfs bench`, the median of `rounds` rounds of `cycles`: make a
-/// uprobe event on rethfs's own function, stat its `enable`, remove it, stat it again. A uprobe,
+/// Churn cycles per second for `rethfs bench`, over `cycles` cycles: make a uprobe event on
+/// rethfs's own function, stat its `enable`, remove it, stat it again. A uprobe,
 /// not a kprobe: registering a kprobe patches kernel text and waits for RCU, which under TCG
 /// costs twenty times the eventfs work being measured. `readers` threads meanwhile stat the
 /// event's `enable`, read its `id` and list its group in turn, as the races' readers do.
-pub fn rate(
-    root: &Path,
-    prefix: &str,
-    cycles: usize,
-    rounds: usize,
-    readers: usize,
-) -> anyhow::Result<f64> {
+pub fn rate(root: &Path, prefix: &str, cycles: usize, readers: usize) -> anyhow::Result<f64> {
     let control = root.join("uprobe_events");
     let place = super::uprobe_target().map_err(anyhow::Error::msg)?;
     let group = root.join("events").join(prefix);
@@ -40,7 +34,7 @@ pub fn rate(
         append(&control, line).map_err(|e| anyhow::anyhow!("{line} >> {}: {e}", control.display()))
     };
     let done = AtomicBool::new(false);
-    let rates = std::thread::scope(|s| {
+    std::thread::scope(|s| {
         for _ in 0..readers {
             s.spawn(|| {
                 let mut id = Vec::new();
@@ -57,24 +51,17 @@ pub fn rate(
                 }
             });
         }
-        let mut rates = Vec::new();
         let measured = (|| {
-            for _ in 0..rounds {
-                let t = Instant::now();
-                for _ in 0..cycles {
-                    write(&make)?;
-                    let _ = fs::metadata(&enable);
-                    write(&remove)?;
-                    let _ = fs::metadata(&enable);
-                }
-                rates.push(cycles as f64 / t.elapsed().as_secs_f64());
+            let t = Instant::now();
+            for _ in 0..cycles {
+                write(&make)?;
+                let _ = fs::metadata(&enable);
+                write(&remove)?;
+                let _ = fs::metadata(&enable);
             }
-            Ok::<_, anyhow::Error>(rates)
+            Ok(cycles as f64 / t.elapsed().as_secs_f64())
         })();
         done.store(true, Ordering::Relaxed);
         measured
-    })?;
-    let mut rates = rates;
-    rates.sort_by(f64::total_cmp);
-    Ok(rates[rates.len() / 2])
+    })
 }

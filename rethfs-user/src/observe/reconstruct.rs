@@ -151,7 +151,10 @@ impl Reconstructor {
                 generation: 0,
             }),
             k if k.is_ei() => self.known(false, r.ei, &r.path),
-            _ => self.known(true, r.dentry, &r.path),
+            _ => {
+                let path = self.dentry_path(r).unwrap_or_else(|| r.path.clone());
+                self.known(true, r.dentry, &path)
+            }
         };
         match kind {
             K::DentryKilled => {
@@ -173,14 +176,25 @@ impl Reconstructor {
     }
 
     /// Completes a record that carries only its object's name, from the object at its
-    /// pointer; a record of a pointer never seen keeps the name alone.
+    /// pointer, or else from its parent's (a dentry no hook saw born: a readdir cursor, a
+    /// negative lookup in a plain directory); a record of neither keeps the name alone.
     pub fn resolve(&self, r: &mut Record) {
-        if !r.leaf_only {
-            return;
-        }
-        if let Some(o) = self.dentries.get(&r.dentry) {
-            r.path = o.path.clone();
+        if let Some(path) = self.dentry_path(r) {
+            r.path = path;
             r.leaf_only = false;
+        }
+    }
+
+    /// The whole path of the dentry of `r`, where the record lacks it and the reconstruction
+    /// knows it.
+    fn dentry_path(&self, r: &Record) -> Option<String> {
+        if !r.leaf_only {
+            return None;
+        }
+        match (self.dentries.get(&r.dentry), self.dentries.get(&r.parent)) {
+            (Some(o), _) => Some(o.path.clone()),
+            (None, Some(p)) if r.parent != r.dentry => Some(format!("{}/{}", p.path, r.name())),
+            _ => None,
         }
     }
 
@@ -268,6 +282,22 @@ mod tests {
         let again = r.feed(&enable);
         assert_eq!(kinds(&again), [DentryBorn, DentryLookedUp]);
         assert_eq!(again[0].generation, 1);
+    }
+
+    #[test]
+    fn a_dentry_no_hook_saw_born_is_named_from_its_parent() {
+        let mut r = Reconstructor::new();
+        r.feed(&rec(Hook::StartCreating, 0x10, 0, 0x1, "instances/i"));
+        // A negative lookup in the instance, seen only as it goes, by name.
+        let mut gone = rec(Hook::DentryRelease, 0x20, 0, 0x10, "nothing");
+        gone.leaf_only = true;
+        assert_eq!(paths(&r.feed(&gone)), ["instances/i/nothing"]);
+        r.resolve(&mut gone);
+        assert_eq!(gone.path, "instances/i/nothing");
+        // Neither it nor its parent known: the name is all there is.
+        let mut stranger = rec(Hook::DentryRelease, 0x30, 0, 0x99, "x");
+        stranger.leaf_only = true;
+        assert_eq!(paths(&r.feed(&stranger)), ["x"]);
     }
 
     /// Feeds `records` in order; each lifetime event as (kind, path, generation).
