@@ -108,7 +108,10 @@ impl Run {
         root: &Path,
         prefix: &str,
     ) -> Result<()> {
-        let churn = || churn::rate(root, prefix, opts.cycles, opts.readers).map_err(Error::Failed);
+        let churn = || {
+            churn::rate(root, prefix, warmup(opts.cycles), opts.cycles, opts.readers)
+                .map_err(Error::Failed)
+        };
         match mode {
             Mode::None => self.rates.push(churn()?),
             Mode::Observer(o) => {
@@ -138,6 +141,12 @@ impl Run {
         }
         Ok(())
     }
+}
+
+/// Untimed cycles before each timed round: attaching and detaching programs patch kernel
+/// text, and an emulator (TCG) then translates the code anew, which a round should not time.
+fn warmup(cycles: usize) -> usize {
+    (cycles / 4).max(100)
 }
 
 /// The median of `rates`, None when there are none.
@@ -183,7 +192,8 @@ pub fn run(opts: BenchOptions) -> Result<()> {
         }
     }
     let base = median(&mut runs[0].rates).unwrap_or(f64::NAN);
-    let all = (cycles * rounds) as f64;
+    // Records of the warm-up cycles count too.
+    let all = ((cycles + warmup(cycles)) * rounds) as f64;
     let rows: Vec<Row> = modes
         .iter()
         .zip(&mut runs)

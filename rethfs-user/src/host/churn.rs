@@ -17,12 +17,19 @@ pub fn append(path: &Path, line: &str) -> std::io::Result<()> {
         .write_all(format!("{line}\n").as_bytes())
 }
 
-/// Churn cycles per second for `rethfs bench`, over `cycles` cycles: make a uprobe event on
-/// rethfs's own function, stat its `enable`, remove it, stat it again. A uprobe,
+/// Churn cycles per second for `rethfs bench`, over `cycles` cycles after `warmup` untimed
+/// ones: make a uprobe event on rethfs's own function, stat its `enable`, remove it, stat it
+/// again. A uprobe,
 /// not a kprobe: registering a kprobe patches kernel text and waits for RCU, which under TCG
 /// costs twenty times the eventfs work being measured. `readers` threads meanwhile stat the
 /// event's `enable`, read its `id` and list its group in turn, as the races' readers do.
-pub fn rate(root: &Path, prefix: &str, cycles: usize, readers: usize) -> anyhow::Result<f64> {
+pub fn rate(
+    root: &Path,
+    prefix: &str,
+    warmup: usize,
+    cycles: usize,
+    readers: usize,
+) -> anyhow::Result<f64> {
     let control = root.join("uprobe_events");
     let place = super::uprobe_target().map_err(anyhow::Error::msg)?;
     let group = root.join("events").join(prefix);
@@ -51,13 +58,20 @@ pub fn rate(root: &Path, prefix: &str, cycles: usize, readers: usize) -> anyhow:
                 }
             });
         }
+        let cycle = || {
+            write(&make)?;
+            let _ = fs::metadata(&enable);
+            write(&remove)?;
+            let _ = fs::metadata(&enable);
+            Ok::<_, anyhow::Error>(())
+        };
         let measured = (|| {
+            for _ in 0..warmup {
+                cycle()?;
+            }
             let t = Instant::now();
             for _ in 0..cycles {
-                write(&make)?;
-                let _ = fs::metadata(&enable);
-                write(&remove)?;
-                let _ = fs::metadata(&enable);
+                cycle()?;
             }
             Ok(cycles as f64 / t.elapsed().as_secs_f64())
         })();
