@@ -42,6 +42,8 @@ pub struct Row {
     pub records: u64,
     /// Records lost in the kernel (for ftrace: its buffer's overruns).
     pub lost: u64,
+    /// Of `lost`, program runs the kernel skipped (a program already running on that CPU).
+    pub skipped_runs: u64,
     /// Records per cycle by hook, for the lifetime observers.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub per_cycle: Vec<(&'static str, f64)>,
@@ -92,6 +94,7 @@ struct Run {
     rates: Vec<f64>,
     records: u64,
     lost: u64,
+    skipped_runs: u64,
     by_hook: std::collections::BTreeMap<&'static str, u64>,
     /// Why the mode cannot run here; it is not tried again.
     skipped: String,
@@ -123,6 +126,7 @@ impl Run {
                         let last = live.stop();
                         self.records += last.seen;
                         self.lost += last.lost;
+                        self.skipped_runs += last.skipped;
                         for (h, n) in last.by_hook {
                             *self.by_hook.entry(h).or_default() += n;
                         }
@@ -205,6 +209,7 @@ pub fn run(opts: BenchOptions) -> Result<()> {
                 percent: rate.map(|r| 100.0 * r / base),
                 records: run.records,
                 lost: run.lost,
+                skipped_runs: run.skipped_runs,
                 per_cycle: run
                     .by_hook
                     .iter()
@@ -225,18 +230,19 @@ pub fn run(opts: BenchOptions) -> Result<()> {
         }
     );
     println!(
-        "{:<22} {:>10} {:>8} {:>10} {:>8}",
-        "OBSERVER", "CYCLES/S", "OF NONE", "RECORDS", "LOST"
+        "{:<22} {:>10} {:>8} {:>10} {:>8} {:>8}",
+        "OBSERVER", "CYCLES/S", "OF NONE", "RECORDS", "LOST", "SKIPPED"
     );
     for r in &rows {
         match r.cycles_per_s {
             Some(rate) => println!(
-                "{:<22} {:>10.0} {:>7.1}% {:>10} {:>8}",
+                "{:<22} {:>10.0} {:>7.1}% {:>10} {:>8} {:>8}",
                 r.mode,
                 rate,
                 r.percent.unwrap_or(0.0),
                 r.records,
-                r.lost
+                r.lost,
+                r.skipped_runs
             ),
             None => println!("{:<22} skipped: {}", r.mode, r.skipped),
         }

@@ -173,7 +173,8 @@ pub fn run(opts: RunOptions) -> Result<u8> {
     let backends = session.backends.clone();
     let (observer, dirty) = session.finish();
     let observer = observer.map(|o| {
-        serde_json::json!({"name": o.name, "hooks": o.hooks, "records": o.records, "lost": o.lost})
+        serde_json::json!({"name": o.name, "hooks": o.hooks, "records": o.records, "lost": o.lost,
+            "skipped": o.skipped})
     });
 
     let header = format!(
@@ -183,10 +184,11 @@ pub fn run(opts: RunOptions) -> Result<u8> {
     print!("{}", report::verdict::table(&header, &verdicts));
     if let Some(o) = &observer {
         println!(
-            "observer: {}, {} kernel records, {} lost",
+            "observer: {}, {} kernel records, {} lost ({} of them runs the kernel skipped)",
             o["name"].as_str().unwrap_or_default(),
             o["records"],
-            o["lost"]
+            o["lost"],
+            o["skipped"]
         );
         // Hooks this kernel lacks: their lifetime kinds were not compared.
         for h in o["hooks"].as_array().into_iter().flatten() {

@@ -28,8 +28,11 @@ pub struct Batch {
     pub records: Vec<Record>,
     /// Records read since the session started.
     pub seen: u64,
-    /// Records lost in the kernel since the session started (ring buffer full, missed entry).
+    /// Records lost in the kernel since the session started (ring buffer full, missed entry,
+    /// runs skipped).
     pub lost: u64,
+    /// Of `lost`, program runs the kernel skipped.
+    pub skipped: u64,
     /// Records per hook since the session started, when only counting.
     pub by_hook: Vec<(&'static str, u64)>,
 }
@@ -194,10 +197,13 @@ async fn serve(
             request = requests.recv() => {
                 let Some(reply) = request else { return Ok(()) };
                 take(ring.get_mut(), &mut summary, &mut raw);
+                let records = raw.take(t0_ns, &mut summary);
+                let (missed, skipped) = lost(&ebpf)?;
                 let _ = reply.send(Batch {
-                    records: raw.take(t0_ns, &mut summary),
+                    records,
                     seen: summary.records,
-                    lost: lost(&ebpf)? + summary.malformed,
+                    lost: missed + skipped + summary.malformed,
+                    skipped,
                     by_hook: summary
                         .by_hook
                         .iter()

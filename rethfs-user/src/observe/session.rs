@@ -41,6 +41,8 @@ pub struct Summary {
     pub lost: u64,
     /// Ring-buffer items that decoded to no record (see [`super::record::Malformed`]).
     pub malformed: u64,
+    /// Of [`Self::lost`], program runs the kernel skipped (see [`lost`]).
+    pub skipped: u64,
 }
 
 /// Loaded and attached programs, ready to be read.
@@ -147,7 +149,8 @@ impl Session {
         if open {
             drain(ring.get_mut(), t0_ns, &mut summary, &mut on_record);
         }
-        summary.lost = lost(&ebpf)? + summary.malformed;
+        let (missed, skipped) = lost(&ebpf)?;
+        (summary.lost, summary.skipped) = (missed + skipped + summary.malformed, skipped);
         Ok(summary)
     }
 
@@ -208,9 +211,11 @@ pub(super) fn readable<T: AsRawFd>(inner: T) -> std::io::Result<AsyncFd<T>> {
         .map_err(|e| e.into_parts().1)
 }
 
-/// Records lost: the per-CPU `LOST` counters (no room in the ring, a kretprobe's argument
-/// missing) plus the runs the kernel skipped before a program could record anything.
-pub(super) fn lost(ebpf: &Ebpf) -> Result<u64> {
+/// Records lost: those that found no room in the ring or whose kretprobe's argument went
+/// missing (the per-CPU `LOST` counters), and separately the program runs the kernel skipped
+/// before a program could record anything (a program already running on that CPU: with
+/// fentry, one preempted mid-run by a task that enters the same function).
+pub(super) fn lost(ebpf: &Ebpf) -> Result<(u64, u64)> {
     let map = ebpf.map("LOST").context("LOST map missing")?;
     let per_cpu: PerCpuArray<_, u64> =
         PerCpuArray::try_from(map).context("LOST is not a per-CPU array")?;
@@ -220,7 +225,7 @@ pub(super) fn lost(ebpf: &Ebpf) -> Result<u64> {
         .filter_map(|(_, p)| p.fd().ok())
         .map(|fd| recursion_misses(fd.as_fd()))
         .sum();
-    Ok(values.iter().sum::<u64>() + skipped)
+    Ok((values.iter().sum::<u64>(), skipped))
 }
 
 /// Offset of `recursion_misses` in `struct bpf_prog_info` (include/uapi/linux/bpf.h), after

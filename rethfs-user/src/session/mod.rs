@@ -46,6 +46,8 @@ pub struct ObserverReport {
     pub hooks: Vec<crate::observe::HookStatus>,
     pub records: u64,
     pub lost: u64,
+    /// Of `lost`, program runs the kernel skipped.
+    pub skipped: u64,
 }
 
 pub struct HostSession {
@@ -296,6 +298,7 @@ impl HostSession {
                 hooks,
                 records: last.seen,
                 lost: last.lost,
+                skipped: last.skipped,
             }
         });
         let dirty = Snapshot::take(&self.root).differences(&self.before);
