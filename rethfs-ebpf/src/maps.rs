@@ -38,6 +38,12 @@ pub static IGNORE_TGID: Global<u32> = Global::new(0);
 #[unsafe(no_mangle)]
 pub static REVALIDATE_DENTRY_ARG: Global<u32> = Global::new(0);
 
+/// Non-zero: `tracefs_d_revalidate` records every verdict; zero: only the failed ones. Every
+/// tracefs path walk revalidates each component, and under a race those programs are most of
+/// the observer's runs, and most of the runs a preempted program makes the kernel skip.
+#[unsafe(no_mangle)]
+pub static REVALIDATE_ALL: Global<u32> = Global::new(0);
+
 /// Records for user space. 32 MiB holds about 70,000 records between two reads: `rethfs bench`
 /// measured 42 per churn cycle, so at 4,000 cycles a second (a 6.12 VM) it holds 0.4 s.
 #[map]

@@ -18,7 +18,7 @@ use rethfs_common::{Event, Hook, KernelEvent, LeafEvent, Offsets};
 
 use crate::{
     kernel::{self, dentry_facts, emit, is_err_or_null, path_from, read, read_str},
-    maps::OFFSETS,
+    maps::{OFFSETS, REVALIDATE_ALL},
 };
 
 /// A dcache hook that fires many times per object: records `dentry` when it is on tracefs,
@@ -88,9 +88,12 @@ fn on_lookup_ret(dentry: u64, ret: i64) -> u32 {
 }
 
 /// `tracefs_d_revalidate(.., dentry, ..)` returned `ret`: 1 keeps the dentry, 0 makes the
-/// walk invalidate it.
+/// walk invalidate it. A kept one is recorded only where user space asked for every verdict.
 #[inline(always)]
 fn on_revalidate_ret(dentry: u64, ret: i64) -> u32 {
+    if ret > 0 && REVALIDATE_ALL.load() == 0 {
+        return 0;
+    }
     let o = OFFSETS.load();
     let _ = emit(Hook::Revalidate, |ev: &mut LeafEvent| {
         dentry_facts(&o, ev, dentry);

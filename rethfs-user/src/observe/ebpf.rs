@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/rethfs"));
 
 /// What the programs need to know before the verifier sees them.
+#[derive(Default)]
 pub struct Globals {
     pub offsets: Offsets,
     /// Records from this thread group are dropped in the kernel (0: keep all): an observer
@@ -16,6 +17,8 @@ pub struct Globals {
     pub ignore_tgid: u32,
     /// Which argument of `tracefs_d_revalidate` is the dentry (0, or 2 from 6.14).
     pub revalidate_dentry_arg: u32,
+    /// Non-zero: every revalidation verdict is recorded, not only the failed ones.
+    pub revalidate_all: u32,
 }
 
 /// Loads the object's maps with `globals` fixed; programs load later, one by one.
@@ -31,6 +34,7 @@ pub fn load(btf: Option<&Btf>, globals: &Globals) -> Result<Ebpf> {
         .btf(btf)
         .override_global("OFFSETS", &globals.offsets, true)
         .override_global("IGNORE_TGID", &globals.ignore_tgid, true)
+        .override_global("REVALIDATE_ALL", &globals.revalidate_all, true)
         .override_global(
             "REVALIDATE_DENTRY_ARG",
             &globals.revalidate_dentry_arg,

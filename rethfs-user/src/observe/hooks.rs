@@ -124,7 +124,7 @@ pub const HOOKS: &[HookPoint] = &[
         (None, Some("fx_revalidate")),
         false,
         Source::Tracefs,
-        "revalidation verdicts",
+        "failed revalidations (kept ones too with --hooks full)",
     ),
     point(
         Hook::EiCreate,

@@ -33,12 +33,7 @@ pub fn hook_functions(btf: Option<&btf::Btf>) -> Vec<HookFunction> {
 /// Loads the object once and probes every attach backend with it (see [`Backend::probe`]).
 pub fn probe_backends(btf_path: &Path, config: &KernelConfig) -> Result<Vec<BackendStatus>> {
     let btf = aya::Btf::parse_file(btf_path, aya::Endianness::default()).ok();
-    let globals = ebpf::Globals {
-        offsets: Default::default(),
-        ignore_tgid: 0,
-        revalidate_dentry_arg: 0,
-    };
-    let mut object = ebpf::load(btf.as_ref(), &globals)?;
+    let mut object = ebpf::load(btf.as_ref(), &ebpf::Globals::default())?;
     let env = ProbeEnv {
         btf: btf.as_ref(),
         config,

@@ -10,14 +10,16 @@ use std::collections::HashMap;
 
 use rethfs_common::Hook;
 
-use super::{HookStatus, Record};
+use super::{HookSet, HookStatus, Record};
 use crate::target::{Lifetime, LifetimeKind};
 
-/// The lifetime kinds records of `hook` become (see [`Reconstructor::feed`]): what an
-/// observer without that hook cannot see.
-pub(super) fn kinds_of(hook: Hook) -> &'static [LifetimeKind] {
+/// The lifetime kinds records of `hook` become with the hooks of `set` (see
+/// [`Reconstructor::feed`]): what an observer without that hook cannot see.
+pub(super) fn kinds_of(hook: Hook, set: HookSet) -> &'static [LifetimeKind] {
     use LifetimeKind as K;
     match hook {
+        // Kept verdicts are recorded only with every hook (see the programs' REVALIDATE_ALL).
+        Hook::Revalidate if set == HookSet::Default => &[K::RevalidateFailed],
         Hook::DentryAlloc | Hook::StartCreating => &[K::DentryBorn],
         // VFS hands eventfs_root_lookup only dentries it has just made.
         Hook::Lookup => &[K::DentryBorn, K::DentryLookedUp],
@@ -43,12 +45,12 @@ fn after_put(refcount: i32) -> i64 {
     }
 }
 
-/// The lifetime kinds the attached `hooks` let the kernel side see.
-pub fn seen_kinds(hooks: &[HookStatus]) -> Vec<LifetimeKind> {
+/// The lifetime kinds the attached `hooks` of `set` let the kernel side see.
+pub fn seen_kinds(hooks: &[HookStatus], set: HookSet) -> Vec<LifetimeKind> {
     hooks
         .iter()
         .filter(|h| h.attached)
-        .flat_map(|h| kinds_of(h.hook).iter().copied())
+        .flat_map(|h| kinds_of(h.hook, set).iter().copied())
         .collect()
 }
 

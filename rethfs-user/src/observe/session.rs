@@ -95,6 +95,7 @@ impl Session {
             offsets,
             ignore_tgid: if ignore_self { std::process::id() } else { 0 },
             revalidate_dentry_arg: revalidate_arg.unwrap_or(0) as u32,
+            revalidate_all: u32::from(set == HookSet::Full),
         };
         let mut ebpf = ebpf::load(Some(&aya_btf), &globals)?;
         spawn_log_reader(&mut ebpf);
@@ -301,12 +302,7 @@ mod tests {
     #[test]
     #[ignore = "host test: needs root to load a program"]
     fn program_info_is_read_where_the_uapi_puts_it() {
-        let globals = Globals {
-            offsets: Default::default(),
-            ignore_tgid: 0,
-            revalidate_dentry_arg: 0,
-        };
-        let mut ebpf = ebpf::load(None, &globals).unwrap();
+        let mut ebpf = ebpf::load(None, &Globals::default()).unwrap();
         let p: &mut TracePoint = ebpf
             .program_mut("probe_tracepoint")
             .unwrap()

@@ -181,7 +181,7 @@ impl HostSession {
         let hooks = live.as_ref().map_or(&[][..], |l| &l.hooks[..]);
         Ok(HostSession {
             reconstructor: Reconstructor::for_hooks(hooks),
-            seen: crate::observe::seen_kinds(hooks),
+            seen: crate::observe::seen_kinds(hooks, o.hooks),
             cwd: std::env::current_dir().map_err(|e| Error::Failed(e.into()))?,
             prefix: format!("rethfs_{}", std::process::id()),
             root,

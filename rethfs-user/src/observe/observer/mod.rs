@@ -185,7 +185,7 @@ impl Observer {
                 }
             })
             .collect();
-        let kinds = super::reconstruct::seen_kinds(&statuses);
+        let kinds = super::reconstruct::seen_kinds(&statuses, env.set);
         let blind: Vec<String> = [
             (LifetimeKind::DentryBorn, "births"),
             (LifetimeKind::DentryKilled, "kills"),
@@ -195,7 +195,7 @@ impl Observer {
         .map(|(k, what)| {
             let why: Vec<String> = statuses
                 .iter()
-                .filter(|s| super::reconstruct::kinds_of(s.hook).contains(&k))
+                .filter(|s| super::reconstruct::kinds_of(s.hook, env.set).contains(&k))
                 .map(|s| format!("{}: {}", s.function, s.detail))
                 .collect();
             format!("no hook sees dentry {what} ({})", why.join("; "))
