@@ -118,7 +118,7 @@ impl Run {
         match mode {
             Mode::None => self.rates.push(churn()?),
             Mode::Observer(o) => {
-                let live = Observer::choose(backends, Some(o))
+                let live = Observer::choose(backends, Some(o), false)
                     .and_then(|_| Live::start(o, opts.hooks, opts.btf, false));
                 match live {
                     Ok(live) => {

@@ -28,7 +28,7 @@ pub fn run(
     if !problems.is_empty() {
         return Err(Error::Environment(problems.join("\n")));
     }
-    let observer = Observer::choose(&profile.backends, attach)?;
+    let observer = Observer::choose(&profile.backends, attach, profile.config.preemptible())?;
     if let Some(root) = &profile.tracefs.path {
         crate::host::cleanup::sweep_before(root, "observe");
     }

@@ -77,6 +77,12 @@ impl KernelConfig {
     }
 
     /// `Some(true)` for `y` or `m`, `Some(false)` when not set, `None` without a config.
+    /// Whether kernel code may be preempted anywhere (CONFIG_PREEMPTION: full, lazy or RT),
+    /// not only where it yields.
+    pub fn preemptible(&self) -> bool {
+        self.enabled("CONFIG_PREEMPTION") == Some(true)
+    }
+
     pub fn enabled(&self, option: &str) -> Option<bool> {
         self.available.then(|| {
             self.options

@@ -109,7 +109,7 @@ impl KernelProfile {
 
         let backends = observe::probe_backends(&opts.btf, &config)?;
         let hooks = observe::hook_functions(parsed.as_ref().ok());
-        let observer = match Observer::choose(&backends, None) {
+        let observer = match Observer::choose(&backends, None, config.preemptible()) {
             Ok(o) => ObserverStatus {
                 name: Some(o.name()),
                 reason: o.describe().to_owned(),

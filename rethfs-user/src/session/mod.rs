@@ -110,14 +110,15 @@ fn start_observer(
     forced: Option<Observer>,
     hooks: HookSet,
     btf: &Path,
+    preemptible: bool,
 ) -> Result<Option<Live>> {
     if let Some(o) = forced {
-        Observer::choose(backends, Some(o))?;
+        Observer::choose(backends, Some(o), preemptible)?;
         return Live::start(o, hooks, btf, o.sees_lifetimes()).map(Some);
     }
     let mut why = Vec::new();
-    for o in Observer::ALL {
-        if Observer::choose(backends, Some(o)).is_err() {
+    for o in Observer::ranked(preemptible) {
+        if Observer::choose(backends, Some(o), preemptible).is_err() {
             continue;
         }
         match Live::start(o, hooks, btf, o.sees_lifetimes()) {
@@ -172,7 +173,7 @@ impl HostSession {
         let kconfig = KernelConfig::read(&release);
         let backends = crate::observe::probe_backends(o.btf, &kconfig).unwrap_or_default();
         // Before anything is made: a forced observer that cannot attach ends the session here.
-        let live = start_observer(&backends, o.attach, o.hooks, o.btf)?;
+        let live = start_observer(&backends, o.attach, o.hooks, o.btf, kconfig.preemptible())?;
         let before = Snapshot::take(&root);
         // Seeding the model makes a short-lived instance: the guard must already stand.
         let guard = Guard::new(&root);

@@ -107,12 +107,35 @@ impl Observer {
         }
     }
 
-    /// `forced`, or the best observer whose backends loaded and attached; else an environment
-    /// error that quotes why each candidate's backend failed.
-    pub fn choose(backends: &[BackendStatus], forced: Option<Observer>) -> Result<Observer> {
+    /// Every observer, best first on a kernel that is `preemptible` or not. A BPF program
+    /// on a trampoline runs with preemption enabled: on a preemptible kernel (7.x's
+    /// PREEMPT_LAZY) a task preempted inside one, and another entering the same function on
+    /// that CPU, makes the kernel skip the second run, and the record is lost (seen in the
+    /// 7.3 VM under `churn`: thousands). kprobes run with preemption off and lose none, at
+    /// about the same cost, so there they come first.
+    pub fn ranked(preemptible: bool) -> [Observer; 3] {
+        if preemptible {
+            [
+                Observer::Kprobe,
+                Observer::Fentry,
+                Observer::SyscallTracepoints,
+            ]
+        } else {
+            Self::ALL
+        }
+    }
+
+    /// `forced`, or the best observer (see [`Observer::ranked`]) whose backends loaded and
+    /// attached; else an environment error that quotes why each candidate's backend failed.
+    pub fn choose(
+        backends: &[BackendStatus],
+        forced: Option<Observer>,
+        preemptible: bool,
+    ) -> Result<Observer> {
+        let ranked = Self::ranked(preemptible);
         let candidates: &[Observer] = match &forced {
             Some(o) => std::slice::from_ref(o),
-            None => &Self::ALL,
+            None => &ranked,
         };
         let mut why = Vec::new();
         'observers: for &observer in candidates {
@@ -227,13 +250,26 @@ mod tests {
             .iter()
             .map(|b| status(b.name(), true))
             .collect();
-        assert_eq!(Observer::choose(&b, None).unwrap(), Observer::Fentry);
+        assert_eq!(Observer::choose(&b, None, false).unwrap(), Observer::Fentry);
         b[2].available = false; // fentry
-        assert_eq!(Observer::choose(&b, None).unwrap(), Observer::Kprobe);
+        assert_eq!(Observer::choose(&b, None, false).unwrap(), Observer::Kprobe);
         b[1].available = false; // kretprobe
         assert_eq!(
-            Observer::choose(&b, None).unwrap(),
+            Observer::choose(&b, None, false).unwrap(),
             Observer::SyscallTracepoints
+        );
+    }
+
+    #[test]
+    fn a_preemptible_kernel_prefers_kprobes() {
+        let b: Vec<BackendStatus> = Backend::ALL
+            .iter()
+            .map(|b| status(b.name(), true))
+            .collect();
+        assert_eq!(Observer::choose(&b, None, true).unwrap(), Observer::Kprobe);
+        assert_eq!(
+            Observer::choose(&b, Some(Observer::Fentry), true).unwrap(),
+            Observer::Fentry
         );
     }
 
@@ -243,14 +279,14 @@ mod tests {
             .iter()
             .map(|b| status(b.name(), *b != Backend::Kretprobe))
             .collect();
-        let err = Observer::choose(&b, Some(Observer::Kprobe)).unwrap_err();
+        let err = Observer::choose(&b, Some(Observer::Kprobe), false).unwrap_err();
         assert_eq!(err.exit_code(), 2);
         assert_eq!(
             err.to_string(),
             "--attach kprobe: kretprobe: kretprobe reason"
         );
         assert_eq!(
-            Observer::choose(&b, Some(Observer::Fentry)).unwrap(),
+            Observer::choose(&b, Some(Observer::Fentry), false).unwrap(),
             Observer::Fentry
         );
     }
@@ -258,7 +294,7 @@ mod tests {
     #[test]
     fn no_loadable_backend_is_an_environment_error_quoting_the_kernel() {
         let b = [status("kprobe", false), status("tracepoint", false)];
-        let err = Observer::choose(&b, None).unwrap_err();
+        let err = Observer::choose(&b, None, false).unwrap_err();
         assert_eq!(err.exit_code(), 2);
         assert_eq!(
             err.to_string(),
