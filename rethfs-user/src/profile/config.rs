@@ -6,7 +6,7 @@ use procfs::ConfigSetting;
 use serde::Serialize;
 
 /// Options that decide what rethfs can observe and how.
-pub const OPTIONS: [&str; 23] = [
+pub const OPTIONS: [&str; 24] = [
     "CONFIG_KPROBES",
     "CONFIG_KPROBE_EVENTS",
     "CONFIG_UPROBE_EVENTS",
@@ -32,6 +32,8 @@ pub const OPTIONS: [&str; 23] = [
     // What a known bug's trigger needs, or what would make its symptom show (the matrix).
     "CONFIG_USER_EVENTS",
     "CONFIG_KASAN",
+    // Preemptible kernel code: trampoline programs may be preempted (the observer's choice).
+    "CONFIG_PREEMPTION",
 ];
 
 /// The relevant options and where they were read from.
