@@ -158,6 +158,7 @@ pub fn compare(host: &Transcript, model: &Transcript) -> Vec<Finding> {
                 step: h.index,
                 line: h.line,
                 action: h.action.summary(),
+                op: h.action.op().into(),
                 kind: FindingKind::Divergence,
                 host: h.outcome.to_string(),
                 model: m.outcome.to_string(),

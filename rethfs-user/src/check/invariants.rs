@@ -170,8 +170,9 @@ impl<'a> Checker<'a> {
             step: s.index,
             line: s.line,
             action: s.action.summary(),
+            op: s.action.op().into(),
             kind: FindingKind::Violation {
-                invariant,
+                invariant: invariant.into(),
                 side: Side::Host,
             },
             host: s.outcome.to_string(),
@@ -461,11 +462,8 @@ handle = "d"
             .into_iter()
             .filter(|f| {
                 matches!(
-                    f.kind,
-                    FindingKind::Violation {
-                        invariant: "readdir-pass-exactly-once",
-                        ..
-                    }
+                    &f.kind,
+                    FindingKind::Violation { invariant, .. } if invariant == "readdir-pass-exactly-once"
                 )
             })
             .map(|f| f.detail)

@@ -32,7 +32,7 @@ impl Scope<'_> {
 }
 
 /// Whether a scenario's lifetimes were checked, and if not, why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case", tag = "status", content = "detail")]
 pub enum LifetimeCheck {
     /// Checked: how many lifetime events of the run's objects each side had.
@@ -102,6 +102,7 @@ fn finding(s: &StepResult, kind: FindingKind, host: String, detail: String) -> F
         step: s.index,
         line: s.line,
         action: s.action.summary(),
+        op: s.action.op().into(),
         kind,
         host,
         model: String::new(),
@@ -319,7 +320,7 @@ pub fn invariants(t: &Transcript, scope: &Scope, policy: Policy) -> Vec<Finding>
 
 fn violation(invariant: &'static str) -> FindingKind {
     FindingKind::Violation {
-        invariant,
+        invariant: invariant.into(),
         side: Side::Host,
     }
 }
@@ -444,12 +445,12 @@ mod tests {
         }
     }
 
-    fn invariant_names(t: &Transcript) -> Vec<&'static str> {
+    fn invariant_names(t: &Transcript) -> Vec<String> {
         invariants(t, &all(), Policy::V6_17)
             .into_iter()
             .map(|f| match f.kind {
-                FindingKind::Violation { invariant, .. } => invariant,
-                _ => "not a violation",
+                FindingKind::Violation { invariant, .. } => invariant.into_owned(),
+                _ => "not a violation".into(),
             })
             .collect()
     }

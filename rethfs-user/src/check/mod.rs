@@ -6,7 +6,9 @@ mod invariants;
 pub mod lifetime;
 mod signature;
 
-use serde::Serialize;
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
 
 pub use compare::compare;
 pub use invariants::check as invariants;
@@ -16,7 +18,7 @@ pub use signature::Signature;
 use crate::{model::Policy, scenario::Transcript};
 
 /// Which side a finding was seen on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Side {
     Host,
@@ -25,33 +27,39 @@ pub enum Side {
     Both,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum FindingKind {
     /// Host and model answered the same step differently.
     Divergence,
     /// An invariant broke.
-    Violation { invariant: &'static str, side: Side },
+    Violation {
+        invariant: Cow<'static, str>,
+        side: Side,
+    },
     /// The kernel's dentry or eventfs_inode lifetimes in a step differ from the model's.
     LifetimeDivergence,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Finding {
     pub step: usize,
     pub line: usize,
     pub action: String,
+    /// The op of the step it showed at (`getdents`), or `race` for what a race's threads
+    /// did together: part of its [`Signature`].
+    pub op: Cow<'static, str>,
     #[serde(flatten)]
     pub kind: FindingKind,
     pub host: String,
     pub model: String,
     pub detail: String,
     /// The host's notes on the step (error_log lines).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "status", content = "reason")]
 pub enum Status {
     Pass,
@@ -61,7 +69,7 @@ pub enum Status {
 }
 
 /// A scenario's result.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Verdict {
     pub scenario: String,
     #[serde(flatten)]
@@ -73,7 +81,7 @@ pub struct Verdict {
     pub notes: Vec<String>,
     pub lifetimes: LifetimeCheck,
     /// The known kernel bugs whose trigger the scenario runs.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cves: Vec<String>,
 }
 
@@ -173,7 +181,7 @@ fn on_model_side(findings: Vec<Finding>) -> Vec<Finding> {
 /// agrees with.
 fn merge_sides(host: Vec<Finding>, model: Vec<Finding>) -> Vec<Finding> {
     let key = |f: &Finding| match f.kind {
-        FindingKind::Violation { invariant, .. } => Some((f.step, invariant)),
+        FindingKind::Violation { ref invariant, .. } => Some((f.step, invariant.clone())),
         FindingKind::Divergence | FindingKind::LifetimeDivergence => None,
     };
     let mut out = Vec::new();
@@ -201,8 +209,9 @@ mod tests {
             step,
             line: 0,
             action: String::new(),
+            op: "stat".into(),
             kind: FindingKind::Violation {
-                invariant,
+                invariant: invariant.into(),
                 side: Side::Host,
             },
             host: outcome.into(),

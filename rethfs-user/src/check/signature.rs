@@ -1,47 +1,41 @@
 //! A finding's signature: what it is, without when or where it showed (no step numbers,
-//! names, pids or inode numbers). Shrinking keeps it, and findings are told apart by it.
+//! names, pids or inode numbers). Shrinking keeps it, findings are told apart by it, and a
+//! baseline knows a finding by it and the scenario's name.
 
-use std::fmt;
+use std::{borrow::Cow, fmt};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Finding, FindingKind, Side};
-use crate::scenario::Transcript;
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Signature {
     /// `divergence`, `violation` or `lifetime_divergence`.
-    pub kind: &'static str,
+    pub kind: Cow<'static, str>,
     /// The invariant, for a violation.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub invariant: Option<&'static str>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invariant: Option<Cow<'static, str>>,
     /// Where a violation showed: the kernel alone, the model alone, or both.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub side: Option<Side>,
     /// The op of the step it showed at.
-    pub op: &'static str,
+    pub op: Cow<'static, str>,
 }
 
 impl Signature {
-    /// The signature of `f`, found in transcript `t` (either side's: both have the same steps).
-    pub fn of(f: &Finding, t: &Transcript) -> Self {
-        let op = t
-            .steps
-            .iter()
-            .find(|s| s.index == f.step)
-            .map_or("?", |s| s.action.op());
-        let (kind, invariant, side) = match f.kind {
+    pub fn of(f: &Finding) -> Self {
+        let (kind, invariant, side) = match &f.kind {
             FindingKind::Divergence => ("divergence", None, None),
             FindingKind::LifetimeDivergence => ("lifetime_divergence", None, None),
             FindingKind::Violation { invariant, side } => {
-                ("violation", Some(invariant), Some(side))
+                ("violation", Some(invariant.clone()), Some(*side))
             }
         };
         Signature {
-            kind,
+            kind: kind.into(),
             invariant,
             side,
-            op,
+            op: f.op.clone(),
         }
     }
 
@@ -52,7 +46,7 @@ impl Signature {
             Side::Model => "model",
             Side::Both => "both",
         });
-        [Some(self.kind), self.invariant, side, Some(self.op)]
+        [Some(&*self.kind), self.invariant.as_deref(), side, Some(&*self.op)]
             .into_iter()
             .flatten()
             .collect::<Vec<_>>()
@@ -64,7 +58,7 @@ impl Signature {
 impl fmt::Display for Signature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.kind.replace('_', " "))?;
-        if let Some(i) = self.invariant {
+        if let Some(i) = &self.invariant {
             write!(f, " of {i}")?;
         }
         if let Some(s) = self.side {

@@ -54,8 +54,8 @@ pub fn run(scenario: Option<&str>, kernel: Option<KernelVersion>, json: bool) ->
             println!("the model keeps every invariant");
         }
         for v in &violations {
-            let name = match v.kind {
-                check::FindingKind::Violation { invariant, .. } => invariant,
+            let name = match &v.kind {
+                check::FindingKind::Violation { invariant, .. } => invariant.as_ref(),
                 _ => "?",
             };
             println!(

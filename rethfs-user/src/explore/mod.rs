@@ -236,7 +236,7 @@ impl Explorer<'_> {
             .verdict
             .findings
             .into_iter()
-            .find(|f| Signature::of(f, &judged.host) == *sig))
+            .find(|f| Signature::of(f) == *sig))
     }
 
     /// How many of `TRIES` re-runs show `sig`.
@@ -414,7 +414,7 @@ pub fn explore(
             }
         }
         for f in &judged.verdict.findings {
-            let sig = Signature::of(f, &judged.host);
+            let sig = Signature::of(f);
             if let Some(known) = report.findings.iter_mut().find(|k| k.signature == sig) {
                 known.count += 1;
             } else {
@@ -472,7 +472,7 @@ mod tests {
         let seek = r
             .findings
             .iter()
-            .find(|f| f.signature.invariant == Some("readdir-seek-resumes-after-entry"))
+            .find(|f| f.signature.invariant.as_deref() == Some("readdir-seek-resumes-after-entry"))
             .unwrap_or_else(|| panic!("not found in {} cases: {:?}", r.cases, r.findings));
         assert!(
             seek.steps_after <= 6 && seek.steps_after < seek.steps_before.max(7),

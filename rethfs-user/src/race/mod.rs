@@ -143,8 +143,9 @@ pub fn judge(
                     step: set[culprit] + 1,
                     line: c.line,
                     action: format!("{}: {}", judged.threads[c.thread], c.action.summary()),
+                    op: c.action.op().into(),
                     kind: FindingKind::Violation {
-                        invariant: "linearizable",
+                        invariant: "linearizable".into(),
                         side: Side::Host,
                     },
                     host: c
@@ -229,8 +230,9 @@ pub fn kernel_survives(
         step: steps,
         line: 0,
         action: "the threads' run".into(),
+        op: "race".into(),
         kind: FindingKind::Violation {
-            invariant: "kernel-survives",
+            invariant: "kernel-survives".into(),
             side: Side::Host,
         },
         host: match (said.functions.first(), threads.is_empty()) {
