@@ -326,7 +326,10 @@ fn without_a_lifetime_observer_the_run_says_what_it_cannot_see_and_still_draws()
     } else {
         assert_eq!(v["lifetimes"]["status"], "not_made", "{}", text(&out));
         let why = v["lifetimes"]["detail"].as_str().unwrap();
-        assert!(why.contains("not seen: dentry births"), "{why}");
+        assert!(
+            why.contains("not seen: ") && why.contains("dentry kills"),
+            "{why}"
+        );
         assert!(
             text(&out).contains("lifetimes not checked: "),
             "{}",

@@ -139,8 +139,12 @@ fn start_observer(
 
 /// Why lifetimes cannot be checked with `live`: what its observer cannot see.
 fn unseen(live: Option<&Live>) -> String {
-    let mut facts: Vec<&str> = crate::observe::HOOKS.iter().map(|h| h.sees).collect();
-    facts.dedup();
+    let mut facts: Vec<&str> = Vec::new();
+    for h in crate::observe::HOOKS {
+        if !facts.contains(&h.sees) {
+            facts.push(h.sees);
+        }
+    }
     let who = match live {
         Some(l) => format!(
             "the {} observer (the best this kernel loads) sees open files only",
