@@ -23,6 +23,7 @@ fuzz_target!(|data: &[u8]| {
         function: if flavour & 1 == 0 { "__dentry_kill" } else { "dentry_kill" }.into(),
         attached: true,
         detail: String::new(),
+        left_out: false,
         sees: "",
     };
     let mut lifetimes = Reconstructor::for_hooks(&[kill]);

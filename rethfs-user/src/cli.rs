@@ -95,6 +95,26 @@ pub enum Command {
         /// Draw the lifetimes of each scenario as an SVG timeline.
         #[arg(long, value_name = "FILE.svg")]
         timeline: Option<PathBuf>,
+        /// Known findings (a file `rethfs baseline` writes): reported as known, and the run
+        /// fails only on others.
+        #[arg(long, value_name = "FILE")]
+        baseline: Option<PathBuf>,
+        /// Also write the results as KTAP version 1 (`-`: standard output).
+        #[arg(long, value_name = "FILE")]
+        ktap: Option<PathBuf>,
+        /// Also write the results as JUnit XML (`-`: standard output).
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+    },
+    /// Write the findings of a run's report as a baseline: one entry per scenario and
+    /// signature, each with a reason to edit.
+    Baseline {
+        /// The report (`rethfs run --json`).
+        #[arg(long, value_name = "REPORT.json")]
+        from: PathBuf,
+        /// Where to write the baseline (TOML).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
     },
     /// Write scenarios and judge them: drawn at random from the model's state, or every
     /// sequence of a few steps; each finding shrunk to a smallest scenario that shows it.

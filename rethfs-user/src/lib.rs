@@ -8,10 +8,12 @@
 //! - [`observe`]: BTF offsets, attach backends and the eBPF observer.
 //! - [`check`]: host against model, and invariants on both: the verdict.
 //! - [`explore`]: scenarios rethfs writes itself, judged and shrunk.
-//! - [`report`]: tables and JSON for people and programs.
+//! - [`report`]: the typed report of a run, and its renderings for people and programs.
+//! - [`baseline`]: known findings, which a run reports as known and fails on no more.
 //! - [`session`]: a host session, as `run` and `explore` share it.
 //! - [`cmd`]: one module per subcommand.
 
+pub mod baseline;
 pub mod check;
 pub mod cli;
 pub mod cmd;

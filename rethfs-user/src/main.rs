@@ -45,6 +45,9 @@ fn main() -> ExitCode {
             hooks,
             trace,
             timeline,
+            baseline,
+            ktap,
+            junit,
         } => cmd::run::run(cmd::run::RunOptions {
             tracefs: opts.tracefs.as_deref(),
             btf: &opts.btf,
@@ -61,7 +64,11 @@ fn main() -> ExitCode {
                 time: std::time::Duration::from_secs(race_seconds),
                 ..rethfs::race::BUDGET
             },
+            baseline,
+            ktap,
+            junit,
         }),
+        Command::Baseline { from, out } => cmd::baseline::run(&from, &out).map(|()| 0),
         Command::Explore(args) => cmd::explore::run(&opts, args),
         Command::Cleanup => cmd::cleanup::run(opts.tracefs.as_deref()).map(|()| 0),
         Command::Bench {

@@ -46,12 +46,17 @@ impl Signature {
             Side::Model => "model",
             Side::Both => "both",
         });
-        [Some(&*self.kind), self.invariant.as_deref(), side, Some(&*self.op)]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join("-")
-            .replace('_', "-")
+        [
+            Some(&*self.kind),
+            self.invariant.as_deref(),
+            side,
+            Some(&*self.op),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("-")
+        .replace('_', "-")
     }
 }
 

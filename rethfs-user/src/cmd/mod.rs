@@ -1,5 +1,6 @@
 //! One module per subcommand: each checks its environment, does its job, reports.
 
+pub mod baseline;
 pub mod bench;
 pub mod cleanup;
 pub mod doctor;
@@ -16,4 +17,14 @@ use crate::error::{Error, Result};
 fn write_file(path: &Path, text: &str) -> Result<()> {
     std::fs::write(path, text)
         .map_err(|e| Error::Failed(anyhow::anyhow!("{}: {e}", path.display())))
+}
+
+/// Writes an output file, or prints it where its name is `-`.
+fn write_or_print(path: &Path, text: &str) -> Result<()> {
+    if path == Path::new("-") {
+        print!("{text}");
+        Ok(())
+    } else {
+        write_file(path, text)
+    }
 }

@@ -38,7 +38,7 @@ pub fn run(
         .context("starting the tokio runtime")?;
     runtime.block_on(async {
         let session = Session::start(observer, hooks, &opts.btf, true)?;
-        for h in session.hooks.iter().filter(|h| !h.attached) {
+        for h in session.hooks.iter().filter(|h| !h.attached && !h.left_out) {
             eprintln!(
                 "rethfs: not seen: {} ({} not attached: {})",
                 h.sees, h.function, h.detail

@@ -2,7 +2,10 @@
 
 use std::fmt::Write;
 
-use crate::check::{FindingKind, LifetimeCheck, Side, Status, Verdict};
+use crate::{
+    baseline::Judgement,
+    check::{FindingKind, LifetimeCheck, Side, Status, Verdict},
+};
 
 fn status(s: &Status) -> String {
     match s {
@@ -90,5 +93,53 @@ pub fn table(header: &str, verdicts: &[Verdict]) -> String {
         count(|s| *s == Status::Violation),
         count(|s| matches!(s, Status::Skipped(_)))
     );
+    s
+}
+
+/// The observer's line: what it delivered and lost, and what the hooks this kernel lacks keep
+/// from being compared.
+pub fn observer(o: Option<&serde_json::Value>) -> String {
+    let Some(o) = o else {
+        return String::new();
+    };
+    let mut s = format!(
+        "observer: {}, {} kernel records, {} lost ({} of them runs the kernel skipped)\n",
+        o["name"].as_str().unwrap_or_default(),
+        o["records"],
+        o["lost"],
+        o["skipped"]
+    );
+    for h in o["hooks"].as_array().into_iter().flatten() {
+        // Left out by choice (the dcache where tracefs has its own, --hooks full) is not
+        // missing.
+        let detail = h["detail"].as_str().unwrap_or_default();
+        if h["attached"] == false && h["left_out"] != true {
+            let _ = writeln!(
+                s,
+                "not seen, not compared: {} ({}: {detail})",
+                h["sees"].as_str().unwrap_or_default(),
+                h["function"].as_str().unwrap_or_default(),
+            );
+        }
+    }
+    s
+}
+
+/// A run's findings against its baseline.
+pub fn baseline(j: &Judgement) -> String {
+    let mut s = format!(
+        "baseline {}: {} known, {} new, {} fixed\n",
+        j.file,
+        j.known.len(),
+        j.new.len(),
+        j.fixed.len()
+    );
+    for e in &j.fixed {
+        let _ = writeln!(
+            s,
+            "fixed: {} in {} (the baseline's reason: {})",
+            e.signature, e.scenario, e.reason
+        );
+    }
     s
 }

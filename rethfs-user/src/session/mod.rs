@@ -4,6 +4,7 @@
 //! the model in lockstep, judged, with everything it made removed before the next.
 
 mod concurrent;
+pub mod run;
 pub mod signals;
 
 use std::path::{Path, PathBuf};

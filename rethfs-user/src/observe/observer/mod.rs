@@ -46,6 +46,10 @@ pub struct HookStatus {
     /// Why not, in the kernel's words where it gave any.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub detail: String,
+    /// Not attached by choice: another hook gives its facts here, or it waits for
+    /// `--hooks full`. Nothing is missing for it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub left_out: bool,
     /// What is not seen when this hook is not attached.
     pub sees: &'static str,
 }
@@ -183,6 +187,7 @@ impl Observer {
             .iter()
             .map(|point| {
                 let symbol = point.symbol_in(env.symbols);
+                let left_out = symbol.is_some() && point.wanted(env.set, env.symbols).is_err();
                 let outcome = match symbol {
                     _ if point.eventfs && !env.eventfs => Err(
                         "BTF has no struct eventfs_inode of the 6.8+ layout (no eventfs, or \
@@ -204,6 +209,7 @@ impl Observer {
                     function: point.function(symbol),
                     attached: outcome.is_ok(),
                     detail: outcome.err().unwrap_or_default(),
+                    left_out,
                     sees: point.sees,
                 }
             })
