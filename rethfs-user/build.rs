@@ -7,6 +7,9 @@ use std::{env, fs, path::PathBuf};
 
 use anyhow::{Context as _, anyhow};
 
+#[path = "ebpf_toolchain.rs"]
+mod ebpf_toolchain;
+
 fn main() -> anyhow::Result<()> {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);
     let root = manifest_dir
@@ -28,6 +31,7 @@ fn main() -> anyhow::Result<()> {
             )
         })?
         .to_owned();
+    let toolchain = ebpf_toolchain::resolve(&toolchain).unwrap_or(toolchain);
 
     println!("cargo:rerun-if-env-changed=AYA_BUILD_SKIP");
     let out = PathBuf::from(env::var("OUT_DIR")?).join("rethfs");

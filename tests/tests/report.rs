@@ -129,7 +129,13 @@ fn the_shipped_baseline_passes_this_kernel_and_a_new_finding_still_fails() {
     let _serial = serial();
     let known = Path::new(env!("CARGO_MANIFEST_DIR")).join("../baselines/known.toml");
     let known = known.to_str().unwrap();
-    let out = output(&mut rethfs(&["run", "--scenario", "catalogue", "--baseline", known]));
+    let out = output(&mut rethfs(&[
+        "run",
+        "--scenario",
+        "catalogue",
+        "--baseline",
+        known,
+    ]));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     // 6.1's rules on this kernel: the model disagrees with it, which no baseline entry knows.
     let out = output(&mut rethfs(&[

@@ -3,6 +3,8 @@
 //! Every task builds as the invoking user and raises privileges only to run the `rethfs`
 //! binary, so `cargo xtask run` works where `sudo cargo` would not find cargo.
 
+#[path = "../../rethfs-user/ebpf_toolchain.rs"]
+mod ebpf_toolchain;
 mod fuzz;
 mod matrix;
 mod pins;

@@ -7,6 +7,9 @@ use anyhow::{Context as _, Result, anyhow, bail};
 
 /// What `[workspace.metadata.rethfs]` pins.
 pub struct Pins {
+    /// The dated nightly rethfs-ebpf is pinned to.
+    pub ebpf_pin: String,
+    /// The rustup toolchain that is that pin here (see `ebpf_toolchain::resolve`).
     pub ebpf_toolchain: String,
     pub ebpf_llvm_major: u32,
     pub bpf_linker: String,
@@ -74,8 +77,11 @@ impl Pins {
                     )
                 })
         };
+        let ebpf_pin = string("ebpf-toolchain")?;
         Ok(Pins {
-            ebpf_toolchain: string("ebpf-toolchain")?,
+            ebpf_toolchain: crate::ebpf_toolchain::resolve(&ebpf_pin)
+                .unwrap_or_else(|| ebpf_pin.clone()),
+            ebpf_pin,
             ebpf_llvm_major: meta
                 .get("ebpf-llvm-major")
                 .and_then(|v| v.as_integer())

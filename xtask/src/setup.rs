@@ -14,7 +14,20 @@ use crate::{
 
 pub fn run() -> Result<()> {
     let started = Instant::now();
-    let pins = Pins::read()?;
+    let mut pins = Pins::read()?;
+    if crate::ebpf_toolchain::resolve(&pins.ebpf_pin).is_none() {
+        // A runner: its `nightly` is whatever is newest. The pinned one, with its sources.
+        run_cmd(Command::new("rustup").args([
+            "toolchain",
+            "install",
+            &pins.ebpf_pin,
+            "--profile",
+            "minimal",
+            "--component",
+            "rust-src",
+        ]))?;
+        pins = Pins::read()?;
+    }
     check_ebpf_toolchain(&pins)?;
     ensure_rust_src(&pins)?;
     ensure_bpf_linker(&pins)?;
@@ -26,8 +39,9 @@ pub fn run() -> Result<()> {
     Ok(())
 }
 
-/// The eBPF toolchain must exist and use the LLVM major bpf-linker was built for; rethfs never
-/// updates it (downloading whole toolchains is not possible on the machines it targets).
+/// The eBPF toolchain must exist and use the LLVM major bpf-linker was built for. It is never
+/// updated: a machine whose `nightly` is the pinned day's uses that (downloading whole
+/// toolchains is not possible on the machines rethfs is developed on); others install the pin.
 fn check_ebpf_toolchain(pins: &Pins) -> Result<()> {
     let tc = &pins.ebpf_toolchain;
     let out =

@@ -82,10 +82,16 @@ fn vm_tests(totals: &mut Totals) -> bool {
     failed | vm_count(totals, "vm::6.12::user_scenario_files", user_scenario_files)
 }
 
-/// Runs VM test `name` when root, prints its line and counts it; true when it failed.
+/// Runs VM test `name` when root and a Debian archive is known, prints its line and counts
+/// it; true when it failed.
 fn vm_count(totals: &mut Totals, name: &str, test: impl FnOnce() -> Result<()>) -> bool {
     if !privilege::is_root() {
         println!("test {name} ... skipped: needs root (qemu and the kernel cache)");
+        totals.ignored += 1;
+        return false;
+    }
+    if let Err(e) = crate::vm::archive_uri() {
+        println!("test {name} ... skipped: {e} (set RETHFS_DEBIAN_ARCHIVE)");
         totals.ignored += 1;
         return false;
     }

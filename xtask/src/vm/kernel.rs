@@ -51,7 +51,7 @@ fn suite_of(kernel: &str) -> Result<(&'static str, String)> {
 
 /// The Debian archive URI: `RETHFS_DEBIAN_ARCHIVE` where set (CI runners whose apt knows no
 /// Debian archive), else the one this system's apt uses (deb822 `URIs:` or one-line `deb`).
-fn archive_uri() -> Result<String> {
+pub fn archive_uri() -> Result<String> {
     if let Ok(uri) = std::env::var("RETHFS_DEBIAN_ARCHIVE")
         && !uri.is_empty()
     {

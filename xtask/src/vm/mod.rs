@@ -34,6 +34,8 @@ fn build_static() -> Result<std::path::PathBuf> {
     Ok(target_dir()?.join(MUSL).join("release/rethfs"))
 }
 
+pub use kernel::archive_uri;
+
 pub fn run(series: &str, args: &[String], timeout_secs: u64) -> Result<u8> {
     // By default the races too, and remounts: the guest is disposable, and an oops there is
     // a result. Under TCG the checker runs about five times slower than on a host: its budget
