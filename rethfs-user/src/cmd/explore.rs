@@ -1,18 +1,18 @@
 //! `rethfs explore`: cases rethfs writes itself, on the host against the model (root), or on
 //! the model alone (`--model-only`, any user); findings shrunk, written and summarised.
 
-use std::{io::IsTerminal, path::Path, time::Duration};
+use std::{path::Path, time::Duration};
 
 use crate::{
     cli::ExploreArgs,
     error::{Error, Result, require_root},
     explore::{
-        self, Budget, Found, ModelJudge, Plan, Progress, Report, Universe, found,
-        universe::Interfaces,
+        self, Budget, Found, ModelJudge, Plan, Progress as ExploreProgress, Report, Universe,
+        found, universe::Interfaces,
     },
     model::{KernelVersion, ModelConfig},
     profile::ProfileOptions,
-    report,
+    report::{self, progress::Progress},
     session::{self, HostSession, signals},
 };
 
@@ -36,49 +36,17 @@ fn plan(args: &ExploreArgs, seed: u64) -> Plan {
     }
 }
 
-/// Progress on stderr: a live line on a terminal, a plain line every ten seconds otherwise.
-struct Shown {
-    bar: Option<indicatif::ProgressBar>,
-    last: Duration,
-}
-
-impl Shown {
-    fn new() -> Self {
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let b = indicatif::ProgressBar::new_spinner();
-            b.enable_steady_tick(Duration::from_millis(200));
-            b
-        });
-        Shown {
-            bar,
-            last: Duration::ZERO,
-        }
-    }
-
-    fn show(&mut self, p: &Progress) {
-        let rate = p.cases as f64 / p.elapsed.as_secs_f64().max(1e-9);
-        let of = p.planned.map_or(String::new(), |n| format!(" of {n}"));
-        let line = format!(
-            "{}{of} cases, {} findings, {rate:.0} cases/s, {:.0} s",
-            p.cases,
-            p.findings,
-            p.elapsed.as_secs_f64()
-        );
-        match &self.bar {
-            Some(b) => b.set_message(line),
-            None if p.elapsed >= self.last + Duration::from_secs(10) => {
-                self.last = p.elapsed;
-                eprintln!("rethfs explore: {line}");
-            }
-            None => {}
-        }
-    }
-
-    fn done(&self) {
-        if let Some(b) = &self.bar {
-            b.finish_and_clear();
-        }
-    }
+/// Where exploring stands, on stderr.
+fn show(shown: &Progress, p: &ExploreProgress) {
+    let rate = p.cases as f64 / p.elapsed.as_secs_f64().max(1e-9);
+    let of = p.planned.map_or(String::new(), |n| format!(" of {n}"));
+    let line = format!(
+        "{}{of} cases, {} findings, {rate:.0} cases/s, {:.0} s",
+        p.cases,
+        p.findings,
+        p.elapsed.as_secs_f64()
+    );
+    shown.show(&line, false);
 }
 
 /// The running kernel's version, or the one `--kernel-policy` names.
@@ -126,7 +94,7 @@ pub fn run(opts: &ProfileOptions, args: ExploreArgs) -> Result<u8> {
     }
     let uprobe = crate::host::uprobe_target().map_err(Error::Environment)?;
     let (version, release) = version(args.kernel_policy)?;
-    let mut shown = Shown::new();
+    let shown = Progress::new("rethfs explore");
     let (report, universe, kernel, policy, dirty) = if args.model_only {
         let universe = Universe::new(Interfaces::ALL, uprobe.clone(), true);
         let mut judge = ModelJudge::new(version.policy(), ModelConfig::default());
@@ -136,7 +104,7 @@ pub fn run(opts: &ProfileOptions, args: ExploreArgs) -> Result<u8> {
         // host to share there is no need for the pid, so a seed repeats results, not only
         // cases.
         let prefix = "rethfs_1".to_owned();
-        let r = explore_with(&mut judge, &universe, plan, &prefix, &mut shown)?;
+        let r = explore_with(&mut judge, &universe, plan, &prefix, &shown)?;
         let kernel = format!("the model of {}.{}", version.major, version.minor);
         (r, universe, kernel, version.policy(), Vec::new())
     } else {
@@ -160,7 +128,7 @@ pub fn run(opts: &ProfileOptions, args: ExploreArgs) -> Result<u8> {
             &format!("host Linux {release} against the model"),
         );
         let prefix = host.prefix.clone();
-        let r = explore_with(&mut host, &universe, plan, &prefix, &mut shown)?;
+        let r = explore_with(&mut host, &universe, plan, &prefix, &shown)?;
         let policy = host.policy;
         let (_, dirty) = host.finish();
         (r, universe, format!("Linux {release}"), policy, dirty)
@@ -205,10 +173,10 @@ fn explore_with(
     universe: &Universe,
     plan: Plan,
     prefix: &str,
-    shown: &mut Shown,
+    shown: &Progress,
 ) -> Result<Report> {
     explore::explore(judge, universe, plan, prefix, &signals::stopped, &mut |p| {
-        shown.show(p)
+        show(shown, p)
     })
 }
 

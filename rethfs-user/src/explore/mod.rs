@@ -54,7 +54,7 @@ pub trait Judge {
 
 impl Judge for HostSession {
     fn judge(&mut self, scenario: &Scenario, own: &str) -> Result<Judged> {
-        let case = self.run_case(scenario, own)?;
+        let case = self.run_case(scenario, own, &|_| {})?;
         Ok(Judged {
             verdict: case.verdict,
             host: case.host,

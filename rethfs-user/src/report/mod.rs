@@ -5,6 +5,7 @@ pub mod explore;
 pub mod history_view;
 pub mod junit;
 pub mod ktap;
+pub mod progress;
 pub mod records;
 pub mod run;
 pub mod timeline;

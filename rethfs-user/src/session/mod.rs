@@ -236,12 +236,23 @@ impl HostSession {
 
     /// Runs `scenario`, whose objects are named `own` (this session's prefix and a suffix of
     /// the case's), on host and model from a fresh state, and judges it; removes what it made.
-    pub fn run_case(&mut self, scenario: &Scenario, own: &str) -> Result<Case> {
+    /// `step` hears of each step as it begins, by its number.
+    pub fn run_case(
+        &mut self,
+        scenario: &Scenario,
+        own: &str,
+        step: &dyn Fn(usize),
+    ) -> Result<Case> {
         let (scenario, note) = self.stand_in(scenario)?;
         let host = HostTracefs::new(self.root.clone(), self.release.clone(), self.allow_remount)?
             .named(own);
         let mut model = self.template.clone();
-        let stop = signals::stopped;
+        let begun = std::cell::Cell::new(0);
+        let stop = || {
+            begun.set(begun.get() + 1);
+            step(begun.get());
+            signals::stopped()
+        };
         let keep = |l: &Lifetime| check::lifetime::ours(&l.path, own);
         let scope = check::lifetime::Scope {
             prefix: own,

@@ -9,6 +9,7 @@ use crate::{
     race::Budget,
     report::{
         history_view,
+        progress::Progress,
         run::{Host, RunReport, SCHEMA, ScenarioRun},
         trace::ScenarioLifetimes,
     },
@@ -59,6 +60,8 @@ pub fn run(options: &Options, jobs: Vec<Job>, race_budget: Budget, pictures: boo
         pictured: Vec::new(),
         drawn: Vec::new(),
     };
+    let progress = Progress::new("rethfs run");
+    let total = jobs.len();
     for (n, job) in jobs.into_iter().enumerate() {
         if signals::stopped() {
             break;
@@ -69,10 +72,14 @@ pub fn run(options: &Options, jobs: Vec<Job>, race_budget: Budget, pictures: boo
             Job::Steps(s) => s.renamed(&prefix, &own),
             Job::Audit => scenario::audit(&session.config.events, &own),
         };
+        let at = format!("scenario {} of {total}: {}", n + 1, s.name);
+        progress.show(&at, true);
         let verdict = if s.is_concurrent() {
             race(&mut session, &s, &own, race_budget, &mut out)?
         } else {
-            sequential(&mut session, &s, &own, pictures, &mut out)?
+            let steps = s.steps.len();
+            let step = |i: usize| progress.show(&format!("{at}, step {i} of {steps}"), false);
+            sequential(&mut session, &s, &own, pictures, &step, &mut out)?
         };
         if !verdict.findings.is_empty() {
             let placeholders = [(own.as_str(), "{prefix}"), (uprobe.as_str(), "{uprobe}")];
@@ -86,6 +93,7 @@ pub fn run(options: &Options, jobs: Vec<Job>, race_budget: Budget, pictures: boo
             ..verdict
         });
     }
+    progress.done();
     let (observer, dirty) = session.finish();
     out.report.observer = observer
         .map(|o| {
@@ -145,9 +153,10 @@ fn sequential(
     s: &Scenario,
     own: &str,
     pictures: bool,
+    step: &dyn Fn(usize),
     out: &mut Run,
 ) -> Result<Verdict> {
-    let case = session.run_case(s, own)?;
+    let case = session.run_case(s, own, step)?;
     let (h, m, v) = (case.host, case.model, case.verdict);
     if pictures {
         out.pictured.push(ScenarioLifetimes::of(
