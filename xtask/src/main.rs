@@ -10,6 +10,7 @@ mod matrix;
 mod pins;
 mod privilege;
 mod process;
+mod progress;
 mod run;
 mod setup;
 mod test;

@@ -21,12 +21,27 @@ struct Row {
 fn row(report: &serde_json::Value) -> Row {
     let verdicts = report["verdicts"].as_array().cloned().unwrap_or_default();
     let count = |s: &str| verdicts.iter().filter(|v| v["status"] == s).count();
+    // Findings are numbered from 1 in report order; the baseline's judgement names the known.
+    let known: BTreeSet<u64> = report["baseline"]["known"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|k| k["finding"].as_u64())
+        .collect();
     let findings: BTreeSet<String> = verdicts
         .iter()
         .flat_map(|v| v["findings"].as_array().cloned().unwrap_or_default())
-        .map(|f| match f["invariant"].as_str() {
-            Some(i) => format!("{i} ({})", f["side"].as_str().unwrap_or("")),
-            None => "divergence".to_owned(),
+        .zip(1..)
+        .map(|(f, n)| {
+            let what = match f["invariant"].as_str() {
+                Some(i) => format!("{i} ({})", f["side"].as_str().unwrap_or("")),
+                None => f["kind"].as_str().unwrap_or("divergence").replace('_', " "),
+            };
+            if known.contains(&n) {
+                format!("{what}, known")
+            } else {
+                what
+            }
         })
         .collect();
     let backends: Vec<String> = report["host"]["backends"]
@@ -167,13 +182,18 @@ pub fn run(kernels: &[String], timeout: u64) -> Result<u8> {
     // The host first.
     let rethfs = build_rethfs()?;
     let host_json = target.join("rethfs-run.json");
+    let baseline = workspace_root().join("baselines/known.toml");
     process::status(
         privilege::as_root(&rethfs)?
-            .args(["run", "--json"])
+            .arg("run")
+            .arg("--baseline")
+            .arg(&baseline)
+            .arg("--json")
             .arg(&host_json),
     )?;
     reports.push(("host".to_owned(), fs::read_to_string(&host_json).ok()));
-    for k in kernels {
+    for (i, k) in kernels.iter().enumerate() {
+        eprintln!("xtask: matrix: kernel {} of {}: {k}", i + 1, kernels.len());
         let outcome = vm::run(k, &[], timeout);
         let path = target.join(format!("rethfs-vm-{k}.json"));
         if let Err(e) = &outcome {

@@ -38,14 +38,36 @@ pub struct Boot {
 /// Boots `vmlinuz` with `initrd`, waits up to `timeout`, and kills qemu if it overruns. A
 /// guest that dies before its init runs is booted once more: under TCG a 6.12 guest once
 /// took a double fault in early ACPI setup, which says nothing of the kernel under test.
-pub fn boot(vmlinuz: &Path, initrd: &Path, work: &Path, timeout: Duration) -> Result<Boot> {
-    match boot_once(vmlinuz, initrd, work, timeout) {
+/// `watch` hears the latest progress line rethfs printed in the guest.
+pub fn boot(
+    vmlinuz: &Path,
+    initrd: &Path,
+    work: &Path,
+    timeout: Duration,
+    watch: &dyn Fn(&str),
+) -> Result<Boot> {
+    match boot_once(vmlinuz, initrd, work, timeout, watch) {
         Err(e) if !booted(work) => {
             eprintln!("xtask: the guest died before its init ran; booting it once more: {e:#}");
-            boot_once(vmlinuz, initrd, work, timeout)
+            boot_once(vmlinuz, initrd, work, timeout, watch)
         }
         result => result,
     }
+}
+
+/// The last progress line (`rethfs run: ...`, `rethfs explore: ...`) in the end of `console`.
+fn guest_progress(console: &Path) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = fs::File::open(console).ok()?;
+    let len = f.metadata().ok()?.len();
+    f.seek(SeekFrom::Start(len.saturating_sub(8192))).ok()?;
+    let mut tail = Vec::new();
+    f.read_to_end(&mut tail).ok()?;
+    String::from_utf8_lossy(&tail)
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("rethfs run: scenario") || l.starts_with("rethfs explore: "))
+        .map(str::to_owned)
 }
 
 /// Whether the last boot in `work` reached init.
@@ -54,7 +76,13 @@ fn booted(work: &Path) -> bool {
         .is_ok_and(|c| c.contains(super::initramfs::INIT_RAN))
 }
 
-fn boot_once(vmlinuz: &Path, initrd: &Path, work: &Path, timeout: Duration) -> Result<Boot> {
+fn boot_once(
+    vmlinuz: &Path,
+    initrd: &Path,
+    work: &Path,
+    timeout: Duration,
+    watch: &dyn Fn(&str),
+) -> Result<Boot> {
     let (status, report, console) = (
         work.join("status.out"),
         work.join("report.out"),
@@ -115,7 +143,10 @@ fn boot_once(vmlinuz: &Path, initrd: &Path, work: &Path, timeout: Duration) -> R
                 tail(&console)
             );
         }
-        thread::sleep(Duration::from_millis(100));
+        if let Some(line) = guest_progress(&console) {
+            watch(&line);
+        }
+        thread::sleep(Duration::from_millis(500));
     }
     let seconds = start.elapsed().as_secs_f64();
     let status_text = fs::read_to_string(&status).unwrap_or_default();
