@@ -99,6 +99,12 @@ impl Baseline {
         Baseline { entries }
     }
 
+    /// The entry that knows a finding of `signature` in any scenario (explore names its cases
+    /// itself), if any.
+    pub fn knows_anywhere(&self, signature: &Signature) -> Option<&Entry> {
+        self.entries.iter().find(|e| e.signature == *signature)
+    }
+
     /// The entry that knows a finding of `signature` in `scenario`, if any.
     pub fn knows(&self, scenario: &str, signature: &Signature) -> Option<&Entry> {
         self.entries.iter().find(|e| e.matches(scenario, signature))

@@ -195,6 +195,10 @@ pub struct ExploreArgs {
     /// Allow remount steps (a remount with uid=/gid= resets ownership others saved).
     #[arg(long)]
     pub allow_remount: bool,
+    /// Known findings (`rethfs baseline`): each finding a baseline entry knows by its
+    /// signature is marked known, with the entry's reason.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
 }
 
 fn parse_version(s: &str) -> Result<KernelVersion, String> {

@@ -4,6 +4,7 @@
 use std::{path::Path, time::Duration};
 
 use crate::{
+    baseline::Baseline,
     cli::ExploreArgs,
     error::{Error, Result, require_root},
     explore::{
@@ -83,6 +84,7 @@ pub fn run(opts: &ProfileOptions, args: ExploreArgs) -> Result<u8> {
             .map_or(1, |d| d.as_nanos() as u64)
     });
     let plan = plan(&args, seed);
+    let baseline = args.baseline.as_deref().map(Baseline::read).transpose()?;
     if let Some(dir) = &args.out {
         // Before the run, so a long one never ends unable to keep what it found.
         std::fs::create_dir_all(dir).map_err(|e| {
@@ -134,6 +136,13 @@ pub fn run(opts: &ProfileOptions, args: ExploreArgs) -> Result<u8> {
         (r, universe, format!("Linux {release}"), policy, dirty)
     };
     shown.done();
+    let mut report = report;
+    for f in &mut report.findings {
+        f.known = baseline
+            .as_ref()
+            .and_then(|b| b.knows_anywhere(&f.signature))
+            .map(|e| e.reason.clone());
+    }
     let policy_name = policy.to_string();
     let reproduce = reproduce_command(&args, version);
     let origin = found::Origin {

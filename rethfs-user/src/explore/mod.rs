@@ -148,6 +148,9 @@ pub struct Found {
     pub reproduced_shrunk: Reproduced,
     /// It did not come back every time.
     pub flaky: bool,
+    /// Why a baseline knows it, when one was given and does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub known: Option<String>,
     /// The smallest scenario found, its objects named `own`.
     #[serde(skip)]
     pub scenario: Scenario,
@@ -303,6 +306,7 @@ impl Explorer<'_> {
             shrink_runs,
             shrink_seconds: start.elapsed().as_secs_f64(),
             flaky: flaky_first || reproduced_shrunk.shown < reproduced_shrunk.tries,
+            known: None,
             reproduced,
             reproduced_shrunk,
             scenario: Scenario::from_actions("found", "", steps)

@@ -66,6 +66,9 @@ pub fn table(r: &Report, files: &[String]) -> String {
             f.reproduced_shrunk.tries,
             if f.flaky { " flaky" } else { "" }
         );
+        if let Some(why) = &f.known {
+            let _ = writeln!(out, "    known: {}", brief(why));
+        }
         let _ = writeln!(out, "    {}", brief(&f.detail));
         let _ = writeln!(out, "    host:  {}", brief(&f.host));
         let _ = writeln!(out, "    model: {}", brief(&f.model));
