@@ -98,6 +98,11 @@ impl Reconstructor {
     /// an ei's reference.
     pub fn feed(&mut self, r: &Record) -> Vec<Lifetime> {
         use LifetimeKind as K;
+        // A readdir cursor (d_alloc_cursor names it "/", which no file can be called) is the
+        // listing's bookmark, not a file: the model has none.
+        if r.leaf_only && r.path == "/" {
+            return Vec::new();
+        }
         let born = !self.dentries.contains_key(&r.dentry);
         let kinds: &[(K, i64)] = match r.hook {
             // d_alloc_parallel returning what d_alloc (or a racing lookup) already made, or
@@ -296,6 +301,11 @@ mod tests {
         assert_eq!(paths(&r.feed(&gone)), ["instances/i/nothing"]);
         r.resolve(&mut gone);
         assert_eq!(gone.path, "instances/i/nothing");
+        // A readdir cursor of the instance's directory (6.1 lists plain directories with
+        // them) is no object at all.
+        let mut cursor = rec(Hook::DentryKill, 0x40, 0, 0x10, "/");
+        cursor.leaf_only = true;
+        assert!(r.feed(&cursor).is_empty());
         // Neither it nor its parent known: the name is all there is.
         let mut stranger = rec(Hook::DentryRelease, 0x30, 0, 0x99, "x");
         stranger.leaf_only = true;

@@ -6,7 +6,7 @@ use procfs::ConfigSetting;
 use serde::Serialize;
 
 /// Options that decide what rethfs can observe and how.
-pub const OPTIONS: [&str; 24] = [
+pub const OPTIONS: [&str; 26] = [
     "CONFIG_KPROBES",
     "CONFIG_KPROBE_EVENTS",
     "CONFIG_UPROBE_EVENTS",
@@ -32,8 +32,11 @@ pub const OPTIONS: [&str; 24] = [
     // What a known bug's trigger needs, or what would make its symptom show (the matrix).
     "CONFIG_USER_EVENTS",
     "CONFIG_KASAN",
-    // Preemptible kernel code: trampoline programs may be preempted (the observer's choice).
-    "CONFIG_PREEMPTION",
+    // The preemption model a kernel boots with: under full, lazy or RT preemption trampoline
+    // programs may be preempted (the observer's choice).
+    "CONFIG_PREEMPT",
+    "CONFIG_PREEMPT_LAZY",
+    "CONFIG_PREEMPT_RT",
 ];
 
 /// The relevant options and where they were read from.
@@ -79,10 +82,14 @@ impl KernelConfig {
     }
 
     /// `Some(true)` for `y` or `m`, `Some(false)` when not set, `None` without a config.
-    /// Whether kernel code may be preempted anywhere (CONFIG_PREEMPTION: full, lazy or RT),
-    /// not only where it yields.
+    /// Whether kernel code may be preempted anywhere, not only where it yields: the model
+    /// the kernel boots with is full, lazy (7.x's default in Debian) or RT. CONFIG_PREEMPTION
+    /// does not tell: a PREEMPT_DYNAMIC kernel has it whatever its default (6.1 and 6.12 boot
+    /// voluntary).
     pub fn preemptible(&self) -> bool {
-        self.enabled("CONFIG_PREEMPTION") == Some(true)
+        ["CONFIG_PREEMPT", "CONFIG_PREEMPT_LAZY", "CONFIG_PREEMPT_RT"]
+            .iter()
+            .any(|o| self.enabled(o) == Some(true))
     }
 
     pub fn enabled(&self, option: &str) -> Option<bool> {
