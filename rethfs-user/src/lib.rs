@@ -1,5 +1,6 @@
 //! rethfs: an eBPF-assisted observer and validator of the kernel's tracefs.
 //!
+//! - [`kernel`]: what the running kernel is, read off the machine: config, symbols, lockdown.
 //! - [`profile`]: what the running kernel is and allows, computed once.
 //! - [`host`]: the real tracefs.
 //! - [`target`]: the one interface host and model both answer: actions, outcomes, lifetimes.
@@ -20,6 +21,7 @@ pub mod cmd;
 pub mod error;
 pub mod explore;
 pub mod host;
+pub mod kernel;
 pub mod model;
 pub mod observe;
 pub mod profile;

@@ -15,8 +15,8 @@ use serde::Serialize;
 use crate::{
     error::{Error, Result, require_root},
     host::{self, KprobeTracing, Tracefs, churn, cleanup::Guard},
+    kernel::KernelConfig,
     observe::{self, HOOKS, HookSet, Live, Observer},
-    profile::KernelConfig,
 };
 
 pub struct BenchOptions<'a> {
@@ -54,7 +54,7 @@ pub struct Row {
 /// ftrace's kprobe_events on the functions the lifetime observer hooks with `set`: a kprobe
 /// where it takes arguments, a kretprobe where it takes the return value.
 fn ftrace_probes(set: HookSet) -> Vec<(char, &'static str)> {
-    let symbols = observe::kallsyms();
+    let symbols = crate::kernel::kallsyms::names();
     HOOKS
         .iter()
         .filter(|p| p.wanted(set, &symbols).is_ok())

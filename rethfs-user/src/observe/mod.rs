@@ -21,13 +21,13 @@ pub use live::{Batch, Live};
 pub use observer::{HookStatus, Observer};
 pub use reconstruct::{Reconstructor, seen_kinds};
 pub use record::{Malformed, Record};
-pub use session::{Session, Summary, kallsyms};
+pub use session::{Session, Summary};
 
-use crate::{error::Result, profile::KernelConfig};
+use crate::{error::Result, kernel::KernelConfig};
 
 /// Where each lifetime hook's function stands on the running kernel (kallsyms, BTF).
 pub fn hook_functions(btf: Option<&btf::Btf>) -> Vec<HookFunction> {
-    hooks::resolve(&kallsyms(), btf)
+    hooks::resolve(&crate::kernel::kallsyms::names(), btf)
 }
 
 /// Loads the object once and probes every attach backend with it (see [`Backend::probe`]).

@@ -2,7 +2,6 @@
 //! a tokio task until the caller's stop future completes.
 
 use std::{
-    collections::HashSet,
     future::Future,
     mem::size_of,
     os::fd::{AsFd, AsRawFd},
@@ -60,15 +59,6 @@ fn monotonic_ns() -> u64 {
     ts.tv_sec() as u64 * 1_000_000_000 + ts.tv_nsec() as u64
 }
 
-/// Names in /proc/kallsyms, for resolving which of a hook's candidate functions exists.
-pub fn kallsyms() -> HashSet<String> {
-    std::fs::read_to_string("/proc/kallsyms")
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.split_whitespace().nth(2).map(str::to_owned))
-        .collect()
-}
-
 impl Session {
     /// Resolves offsets from the BTF at `btf_path`, loads the object and attaches `observer`
     /// with the hooks of `set`.
@@ -101,7 +91,7 @@ impl Session {
         spawn_log_reader(&mut ebpf);
         let env = AttachEnv {
             btf: &aya_btf,
-            symbols: &kallsyms(),
+            symbols: &crate::kernel::kallsyms::names(),
             eventfs: offsets.ei_name != rethfs_common::Offsets::MISSING,
             revalidate_arg_known: revalidate_arg.is_some(),
             set,

@@ -1,19 +1,14 @@
 //! The kernel profile: everything rethfs knows about the running kernel, computed once and
 //! printed by `rethfs doctor`. Every later choice (observer backend, model policy) reads it.
 
-mod config;
-pub mod kallsyms;
-mod lockdown;
-
 use std::{collections::BTreeMap, path::PathBuf};
 
 use serde::Serialize;
 
-pub use config::{KernelConfig, OPTIONS as CONFIG_OPTIONS};
-
 use crate::{
     error::{Error, Result},
     host::Tracefs,
+    kernel::{KernelConfig, lockdown},
     observe::{
         self, BackendStatus, Observer,
         btf::{Btf, VMLINUX_BTF},

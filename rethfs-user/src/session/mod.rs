@@ -15,9 +15,9 @@ use crate::{
     check::{self, Verdict},
     error::{Error, Result},
     host::{self, HostTracefs, Observed, RunLock, Snapshot, Tracefs, cleanup::Guard},
+    kernel::KernelConfig,
     model::{KernelVersion, Model, ModelConfig, Policy},
     observe::{BackendStatus, HookSet, Live, Observer, Reconstructor},
-    profile::KernelConfig,
     scenario::{self, Scenario, Transcript},
     target::{Lifetime, LifetimeKind},
 };

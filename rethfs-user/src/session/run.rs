@@ -45,7 +45,7 @@ pub fn run(options: &Options, jobs: Vec<Job>, race_budget: Budget, pictures: boo
                 kernel: session.release.clone(),
                 tracefs: session.root.clone(),
                 backends: serde_json::to_value(&session.backends).map_err(json)?,
-                config: serde_json::to_value(crate::profile::KernelConfig::read(&session.release))
+                config: serde_json::to_value(crate::kernel::KernelConfig::read(&session.release))
                     .map_err(json)?,
             },
             observer: None,

@@ -13,7 +13,7 @@ mod tracepoint;
 use aya::{Btf, Ebpf, programs::ProgramError};
 use serde::Serialize;
 
-use crate::{error::chain, profile::KernelConfig};
+use crate::{error::chain, kernel::KernelConfig};
 
 /// Every attach backend rethfs knows, in the order doctor prints them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,7 +10,7 @@ use aya::programs::{
 };
 
 use super::{attempt, program};
-use crate::profile::kallsyms;
+use crate::kernel::kallsyms;
 
 /// Writable kernel data to watch, first found wins: `jiffies_64` changes every tick but is listed
 /// only with CONFIG_KALLSYMS_ALL; `__start_once` (the `.data.once` flags) is always listed.
