@@ -375,7 +375,7 @@ pub fn render(plan: &Plan) -> Result<String, String> {
         if s.index < last.index {
             body.push(match s.ran {
                 Ran::Failed => format!(
-                    "if {}; then echo {}; fi",
+                    "if {}; then printf '%s\\n' {}; fi",
                     quiet(s, cmd),
                     word(&format!(
                         "repro: note: {what} succeeded here; it failed in the run"
@@ -477,9 +477,10 @@ trap cleanup EXIT
 for s in INT TERM HUP; do
 	trap "cleanup; trap - $s; kill -$s \$\$" "$s"
 done
-cannot() {{ echo "repro: cannot run here: $*" >&2; cleanup; exit 125; }}
-shows() {{ echo "repro: the finding shows: $*" >&2; cleanup; exit 1; }}
-correct() {{ echo "repro: correct: $*"; cleanup; exit 0; }}
+# printf, not echo: dash's echo reads backslashes in the messages.
+cannot() {{ printf 'repro: cannot run here: %s\n' "$*" >&2; cleanup; exit 125; }}
+shows() {{ printf 'repro: the finding shows: %s\n' "$*" >&2; cleanup; exit 1; }}
+correct() {{ printf 'repro: correct: %s\n' "$*"; cleanup; exit 0; }}
 
 [ "$(id -u)" = 0 ] || cannot "it must run as root (it makes and removes trace events)"
 if ! grep -qs "^[^ ]* $T tracefs " /proc/mounts; then
