@@ -105,6 +105,9 @@ pub enum Command {
         /// Also write the results as JUnit XML (`-`: standard output).
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
+        /// Also write a standalone reproducer of each finding, in DIR/NN-<signature>/.
+        #[arg(long, value_name = "DIR")]
+        repro: Option<PathBuf>,
     },
     /// Write the findings of a run's report as a baseline: one entry per scenario and
     /// signature, each with a reason to edit.
@@ -114,6 +117,21 @@ pub enum Command {
         from: PathBuf,
         /// Where to write the baseline (TOML).
         #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Write a standalone reproducer of a finding of a run's report: a POSIX shell script, or
+    /// a C program where shell cannot make its steps; it exits 0 when the kernel behaves
+    /// correctly, 1 when the finding shows, 125 when it cannot run there.
+    Repro {
+        /// The report (`rethfs run --json`).
+        #[arg(long, value_name = "REPORT.json")]
+        from: PathBuf,
+        /// Which finding, numbered from 1 in the report's order.
+        #[arg(long, value_name = "N", default_value_t = 1,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        finding: u64,
+        /// The directory to write `repro.sh` or `repro.c` into (made if missing).
+        #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
     /// Write scenarios and judge them: drawn at random from the model's state, or every

@@ -11,6 +11,7 @@
 //! - [`explore`]: scenarios rethfs writes itself, judged and shrunk.
 //! - [`report`]: the typed report of a run, and its renderings for people and programs.
 //! - [`baseline`]: known findings, which a run reports as known and fails on no more.
+//! - [`repro`]: a finding as a standalone reproducer, a shell script or a C program.
 //! - [`session`]: a host session, as `run` and `explore` share it.
 //! - [`cmd`]: one module per subcommand.
 
@@ -27,6 +28,7 @@ pub mod observe;
 pub mod profile;
 pub mod race;
 pub mod report;
+pub mod repro;
 pub mod scenario;
 pub mod session;
 pub mod target;

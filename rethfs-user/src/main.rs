@@ -48,6 +48,7 @@ fn main() -> ExitCode {
             baseline,
             ktap,
             junit,
+            repro,
         } => cmd::run::run(cmd::run::RunOptions {
             tracefs: opts.tracefs.as_deref(),
             btf: &opts.btf,
@@ -67,8 +68,12 @@ fn main() -> ExitCode {
             baseline,
             ktap,
             junit,
+            repro,
         }),
         Command::Baseline { from, out } => cmd::baseline::run(&from, &out).map(|()| 0),
+        Command::Repro { from, finding, out } => {
+            cmd::repro::run(&from, finding as usize, &out).map(|()| 0)
+        }
         Command::Explore(args) => cmd::explore::run(&opts, args),
         Command::Cleanup => cmd::cleanup::run(opts.tracefs.as_deref()).map(|()| 0),
         Command::Bench {

@@ -10,6 +10,10 @@ use crate::{
     target::{Action, Dirent, FileKind, Outcome, Value, path},
 };
 
+/// After seekdir to the d_off of an entry read earlier on the same handle, the next getdents
+/// starts at the entry that followed it.
+pub const SEEK_RESUMES: &str = "readdir-seek-resumes-after-entry";
+
 /// The probe events a transcript created and removed, as the outcomes say.
 #[derive(Default)]
 struct Events {
@@ -125,7 +129,7 @@ impl Pass {
 }
 
 /// Names a namespace change creates or removes: the group, event or instance it names.
-fn touched_names(a: &Action) -> Vec<String> {
+pub(crate) fn touched_names(a: &Action) -> Vec<String> {
     match a {
         Action::Control { line, .. } => {
             let spec = line.split_whitespace().next().unwrap_or_default();
@@ -383,7 +387,7 @@ pub fn check(t: &Transcript, policy: Policy) -> Vec<Finding> {
                                 name(&got),
                                 name(&expected)
                             );
-                            c.violation("readdir-seek-resumes-after-entry", detail);
+                            c.violation(SEEK_RESUMES, detail);
                         }
                     }
                 } else {

@@ -11,7 +11,8 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 pub use compare::compare;
-pub use invariants::check as invariants;
+pub(crate) use invariants::touched_names;
+pub use invariants::{SEEK_RESUMES, check as invariants};
 pub use lifetime::LifetimeCheck;
 pub use signature::Signature;
 

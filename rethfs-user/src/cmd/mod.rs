@@ -7,6 +7,7 @@ pub mod doctor;
 pub mod explore;
 pub mod model;
 pub mod observe;
+pub mod repro;
 pub mod run;
 
 use std::path::Path;

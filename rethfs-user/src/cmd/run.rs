@@ -38,6 +38,8 @@ pub struct RunOptions<'a> {
     pub ktap: Option<PathBuf>,
     /// JUnit XML output (`-`: standard output).
     pub junit: Option<PathBuf>,
+    /// Where to write a reproducer of each finding.
+    pub repro: Option<PathBuf>,
 }
 
 /// The named scenarios (`catalogue` names every sequential built-in one but the audit, `races`
@@ -131,6 +133,13 @@ pub fn run(opts: RunOptions) -> Result<u8> {
     }
     if let Some(path) = &opts.junit {
         super::write_or_print(path, &report::junit::render(report))?;
+    }
+    if let Some(dir) = &opts.repro {
+        let source = opts
+            .json
+            .as_ref()
+            .map_or("this run".to_owned(), |p| p.display().to_string());
+        super::repro::all(report, &source, dir)?;
     }
     if !report.host_left_dirty.is_empty() {
         return Err(Error::Failed(anyhow::anyhow!(

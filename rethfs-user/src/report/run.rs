@@ -51,11 +51,26 @@ pub struct Host {
 }
 
 /// A scenario as it ran: its name and its file, with the run's own names as `{prefix}` and
-/// its uprobe target as `{uprobe}`.
+/// its uprobe target as `{uprobe}`, and what a reproducer must know of the run besides.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScenarioRun {
     pub name: String,
     pub toml: String,
+    /// What `{prefix}` stood for (`rethfs_<pid>_<n>`), to read the run's answers in
+    /// `finding_steps`, which name the objects as they were; empty in older reports.
+    #[serde(default)]
+    pub prefix: String,
+    /// What `{uprobe}` stood for (`PATH:OFFSET`).
+    #[serde(default)]
+    pub uprobe: String,
+    /// The steps (from 1) the host answered with an errno: a reproducer's setup may fail
+    /// there too, and nowhere else. Empty for a race.
+    #[serde(default)]
+    pub failed_steps: Vec<usize>,
+    /// The steps the host skipped (not its objects, not allowed): a reproducer leaves them
+    /// out as the run did.
+    #[serde(default)]
+    pub skipped_steps: Vec<usize>,
 }
 
 impl RunReport {

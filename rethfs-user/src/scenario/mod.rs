@@ -276,6 +276,17 @@ impl Scenario {
         })
     }
 
+    /// Parses scenario TOML as [`Scenario::parse`] does, with `{prefix}` and `{uprobe}` left
+    /// as written in every action: for steps that run elsewhere (a reproducer), under names
+    /// of their own.
+    pub fn parse_keeping_placeholders(source: &str, text: &str) -> Result<Self, Error> {
+        let mut s = Self::parse(source, text)?;
+        if text.contains("{uprobe}") {
+            s = s.renamed(&uprobe_target().map_err(Error::Environment)?, "{uprobe}");
+        }
+        Ok(s.renamed(&own_prefix(), "{prefix}"))
+    }
+
     /// Whether the scenario has threads, which run only where races are asked for.
     pub fn is_concurrent(&self) -> bool {
         !self.threads.is_empty()
@@ -438,9 +449,14 @@ impl Scenario {
     }
 }
 
+/// What `{prefix}` expands to in this process.
+fn own_prefix() -> String {
+    format!("rethfs_{}", std::process::id())
+}
+
 /// Replaces `{prefix}` and `{uprobe}`; any other `{word}` is an error naming it.
 fn expand(text: &str) -> Result<String, String> {
-    let mut out = text.replace("{prefix}", &format!("rethfs_{}", std::process::id()));
+    let mut out = text.replace("{prefix}", &own_prefix());
     if out.contains("{uprobe}") {
         out = out.replace("{uprobe}", &uprobe_target()?);
     }

@@ -14,6 +14,7 @@ use crate::{
         trace::ScenarioLifetimes,
     },
     scenario::{self, Scenario},
+    target::Outcome,
 };
 
 /// What a run runs: a scenario (sequential or concurrent), or the whole-tree audit.
@@ -74,18 +75,30 @@ pub fn run(options: &Options, jobs: Vec<Job>, race_budget: Budget, pictures: boo
         };
         let at = format!("scenario {} of {total}: {}", n + 1, s.name);
         progress.show(&at, true);
-        let verdict = if s.is_concurrent() {
-            race(&mut session, &s, &own, race_budget, &mut out)?
+        let (verdict, host) = if s.is_concurrent() {
+            (race(&mut session, &s, &own, race_budget, &mut out)?, None)
         } else {
             let steps = s.steps.len();
             let step = |i: usize| progress.show(&format!("{at}, step {i} of {steps}"), false);
-            sequential(&mut session, &s, &own, pictures, &step, &mut out)?
+            let (verdict, host) = sequential(&mut session, &s, &own, pictures, &step, &mut out)?;
+            (verdict, Some(host))
         };
         if !verdict.findings.is_empty() {
             let placeholders = [(own.as_str(), "{prefix}"), (uprobe.as_str(), "{uprobe}")];
+            let steps = |answered: fn(&Outcome) -> bool| -> Vec<usize> {
+                host.iter()
+                    .flat_map(|t| &t.steps)
+                    .filter(|st| answered(&st.outcome))
+                    .map(|st| st.index)
+                    .collect()
+            };
             out.report.scenarios.push(ScenarioRun {
                 name: s.name.clone(),
                 toml: s.to_toml(&placeholders),
+                prefix: own.clone(),
+                uprobe: uprobe.clone(),
+                failed_steps: steps(|o| matches!(o, Outcome::Err(_))),
+                skipped_steps: steps(|o| matches!(o, Outcome::Skipped(_))),
             });
         }
         out.report.verdicts.push(Verdict {
@@ -146,8 +159,8 @@ fn race(
     Ok(race.verdict)
 }
 
-/// A sequential scenario: its verdict, both sides' steps behind its findings, and its
-/// lifetimes when pictures are asked for.
+/// A sequential scenario: its verdict and the host's transcript, both sides' steps behind its
+/// findings, and its lifetimes when pictures are asked for.
 fn sequential(
     session: &mut HostSession,
     s: &Scenario,
@@ -155,7 +168,7 @@ fn sequential(
     pictures: bool,
     step: &dyn Fn(usize),
     out: &mut Run,
-) -> Result<Verdict> {
+) -> Result<(Verdict, scenario::Transcript)> {
     let case = session.run_case(s, own, step)?;
     let (h, m, v) = (case.host, case.model, case.verdict);
     if pictures {
@@ -180,5 +193,5 @@ fn sequential(
             .finding_steps
             .push(serde_json::json!({"scenario": h.scenario, "host": at(&h), "model": at(&m)}));
     }
-    Ok(v)
+    Ok((v, h))
 }

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// An errno value, printed by its name (`ENOENT`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -26,6 +26,15 @@ impl Errno {
     pub fn name(self) -> String {
         format!("{:?}", nix::errno::Errno::from_raw(self.0))
     }
+
+    /// The errno [`Errno::name`] prints as `name`, if there is one (a number nix does not
+    /// know is printed as `UnknownErrno`, which names none).
+    pub fn from_name(name: &str) -> Option<Errno> {
+        // Linux numbers its errnos below 4096 (MAX_ERRNO).
+        (1..4096)
+            .map(Errno)
+            .find(|e| e.name() == name && name != "UnknownErrno")
+    }
 }
 
 impl fmt::Display for Errno {
@@ -40,8 +49,17 @@ impl Serialize for Errno {
     }
 }
 
+/// Read back from a report, by the name it was written with.
+impl<'de> Deserialize<'de> for Errno {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Errno::from_name(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("`{name}` names no errno")))
+    }
+}
+
 /// File types as getdents64 reports them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FileKind {
     File,
@@ -50,7 +68,7 @@ pub enum FileKind {
 }
 
 /// What `stat` tells.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatInfo {
     pub ino: u64,
     pub kind: FileKind,
@@ -62,7 +80,7 @@ pub struct StatInfo {
 }
 
 /// One getdents64 record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dirent {
     pub name: String,
     pub ino: u64,
@@ -72,7 +90,7 @@ pub struct Dirent {
 }
 
 /// A successful result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "value", rename_all = "snake_case")]
 pub enum Value {
     /// Succeeded with nothing to report.
@@ -105,7 +123,7 @@ pub enum Value {
 }
 
 /// The result of one action.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Ok(Value),
@@ -164,5 +182,45 @@ impl fmt::Display for Outcome {
             Outcome::Ok(Value::Pos { pos }) => write!(f, "pos {pos}"),
             Outcome::Ok(Value::Cwd { path }) => write!(f, "cwd {path}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Outcomes are read back from a report as they were written, errnos by name.
+    #[test]
+    fn outcomes_read_back_as_written() {
+        let all = [
+            Outcome::Err(Errno::ENOENT),
+            Outcome::Ok(Value::Stat(StatInfo {
+                ino: 7,
+                kind: FileKind::Dir,
+                perm: 0o750,
+                nlink: 1,
+                uid: 0,
+                gid: 0,
+            })),
+            Outcome::Ok(Value::Dirents {
+                entries: vec![Dirent {
+                    name: "enable".into(),
+                    ino: 3,
+                    kind: FileKind::File,
+                    off: 4,
+                }],
+            }),
+            Outcome::OneOf(vec![
+                Outcome::Ok(Value::Data { text: None }),
+                Outcome::Err(Errno::EAGAIN),
+            ]),
+            Outcome::Skipped("why".into()),
+        ];
+        for o in all {
+            let text = serde_json::to_string(&o).unwrap();
+            assert_eq!(serde_json::from_str::<Outcome>(&text).unwrap(), o, "{text}");
+        }
+        assert!(serde_json::from_str::<Errno>("\"ENOPE\"").is_err());
+        assert_eq!(Errno::from_name("UnknownErrno"), None);
     }
 }
