@@ -10,7 +10,7 @@ use rethfs::{
     model::{Model, ModelConfig, Policy},
     report,
     scenario::{self, Scenario},
-    target::LifetimeKind,
+    interface::LifetimeKind,
 };
 
 fuzz_target!(|data: &[u8]| {

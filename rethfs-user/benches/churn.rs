@@ -13,7 +13,7 @@ use std::{
 
 use rethfs::{
     host::{HostTracefs, cleanup::Guard, uprobe_target},
-    target::{Action, ControlFile, Target},
+    interface::{Action, ControlFile, Target},
 };
 
 const ROUNDS: usize = 5;

@@ -8,12 +8,12 @@
 use std::time::Instant;
 
 use rethfs::{
+    interface::{Action, ControlFile, OpenMode},
     model::{Model, ModelConfig, Policy},
     race::{
         linearize::{Linearizable, on_big_stack},
         simulate,
     },
-    target::{Action, ControlFile, OpenMode},
 };
 
 /// Calls per history (`RETHFS_BENCH_CALLS` overrides).

@@ -6,8 +6,8 @@
 use std::time::{Duration, Instant};
 
 use rethfs::{
+    interface::{Action, ControlFile, OpenMode, Target},
     model::{Model, ModelConfig, Policy},
-    target::{Action, ControlFile, OpenMode, Target},
 };
 
 /// About the size of a distribution kernel's tree: 110 groups of 21 events give 2,421

@@ -3,7 +3,7 @@
 //! - [`kernel`]: what the running kernel is, read off the machine: config, symbols, lockdown.
 //! - [`profile`]: what the running kernel is and allows, computed once.
 //! - [`host`]: the real tracefs.
-//! - [`target`]: the one interface host and model both answer: actions, outcomes, lifetimes.
+//! - [`interface`]: the one interface host and model both answer: actions, outcomes, lifetimes.
 //! - [`model`]: the reference eventfs, a versioned model of the kernel's rules.
 //! - [`scenario`]: the built-in catalogue, the TOML format, and the runner.
 //! - [`observe`]: BTF offsets, attach backends and the eBPF observer.
@@ -22,6 +22,7 @@ pub mod cmd;
 pub mod error;
 pub mod explore;
 pub mod host;
+pub mod interface;
 pub mod kernel;
 pub mod model;
 pub mod observe;
@@ -31,6 +32,5 @@ pub mod report;
 pub mod repro;
 pub mod scenario;
 pub mod session;
-pub mod target;
 
 pub use error::{Error, Result};

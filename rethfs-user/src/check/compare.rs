@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use super::{Finding, FindingKind};
 use crate::{
+    interface::{Action, Outcome, Value},
     scenario::Transcript,
-    target::{Action, Outcome, Value},
 };
 
 /// Numbers each side draws for itself, paired one to one.
@@ -45,7 +45,7 @@ fn differ(h: &Value, m: &Value, inos: &mut Pairs) -> Option<String> {
                 .then(|| format!("inode identity differs (host {} ~ model {})", a.ino, b.ino))
         }
         (Value::Dirents { entries: a }, Value::Dirents { entries: b }) => {
-            let names = |v: &[crate::target::Dirent]| {
+            let names = |v: &[crate::interface::Dirent]| {
                 v.iter()
                     .map(|d| (d.name.clone(), d.kind, d.off))
                     .collect::<Vec<_>>()
@@ -69,7 +69,7 @@ fn differ(h: &Value, m: &Value, inos: &mut Pairs) -> Option<String> {
 
 /// Whether `path` names an event's `id` file, whose content is the event's type number.
 pub(crate) fn is_id_file(path: &str) -> bool {
-    let comps: Vec<&str> = crate::target::path::components(path).collect();
+    let comps: Vec<&str> = crate::interface::path::components(path).collect();
     comps.last() == Some(&"id") && (comps.contains(&"events") || path.starts_with('.'))
 }
 

@@ -5,9 +5,9 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::{Finding, FindingKind, Side};
 use crate::{
+    interface::{Action, Dirent, FileKind, Outcome, Value, path},
     model::{EVENTFS_FILE_INODE_INO, Policy},
     scenario::{StepResult, Transcript},
-    target::{Action, Dirent, FileKind, Outcome, Value, path},
 };
 
 /// After seekdir to the d_off of an entry read earlier on the same handle, the next getdents

@@ -9,12 +9,12 @@ use serde::Serialize;
 
 use super::{Finding, FindingKind, Side};
 use crate::{
-    model::Policy,
-    scenario::{StepResult, Transcript},
-    target::{
+    interface::{
         Action, Lifetime, LifetimeKind, Outcome,
         path::{self, Base},
     },
+    model::Policy,
+    scenario::{StepResult, Transcript},
 };
 
 /// What lifetimes are judged: the run's objects (a path component is `prefix`), and the kinds
@@ -388,7 +388,7 @@ pub fn count(t: &Transcript, prefix: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::Value;
+    use crate::interface::Value;
 
     const P: &str = "rethfs_1_0";
 
@@ -516,7 +516,7 @@ mod tests {
     fn revalidation_after_the_removal_returned_is_a_violation() {
         let ev = "events/{p}/ev";
         let removal = Action::Control {
-            file: crate::target::ControlFile::UprobeEvents,
+            file: crate::interface::ControlFile::UprobeEvents,
             line: format!("-:{P}/ev"),
         };
         // Within the removing step, a revalidation may still pass: eventfs frees under a lock
@@ -593,7 +593,7 @@ mod tests {
         // An open file pins its dentry and ancestors: not stale.
         let open = Action::Open {
             path: file.replace("{p}", P),
-            mode: crate::target::OpenMode::Read,
+            mode: crate::interface::OpenMode::Read,
             handle: "h".into(),
         };
         let held = transcript(vec![
@@ -609,7 +609,7 @@ mod tests {
         };
         let relative = Action::Open {
             path: "./enable".into(),
-            mode: crate::target::OpenMode::Read,
+            mode: crate::interface::OpenMode::Read,
             handle: "h".into(),
         };
         let held_here = transcript(vec![

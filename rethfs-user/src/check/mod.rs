@@ -132,11 +132,11 @@ pub fn verdict(
     let skipped_steps = host
         .steps
         .iter()
-        .filter(|s| matches!(s.outcome, crate::target::Outcome::Skipped(_)))
+        .filter(|s| matches!(s.outcome, crate::interface::Outcome::Skipped(_)))
         .count();
     let status = if host.steps.is_empty() || skipped_steps == host.steps.len() {
         let why = host.steps.iter().find_map(|s| match &s.outcome {
-            crate::target::Outcome::Skipped(w) => Some(w.clone()),
+            crate::interface::Outcome::Skipped(w) => Some(w.clone()),
             _ => None,
         });
         Status::Skipped(why.unwrap_or_else(|| "no step ran".into()))

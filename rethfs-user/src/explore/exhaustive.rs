@@ -3,7 +3,7 @@
 //! Bounded exhaustive testing, as ACE does: nothing is left to chance within the bound.
 
 use super::universe::{EVENTS, Universe};
-use crate::target::{Action, ControlFile, OpenMode};
+use crate::interface::{Action, ControlFile, OpenMode};
 
 /// The steps every sequence starts with, for objects named `own`.
 pub fn setup(universe: &Universe, own: &str) -> Vec<Action> {

@@ -11,8 +11,8 @@ use super::{
     universe::{EVENTS, HANDLES, Universe},
 };
 use crate::{
+    interface::{Action, ControlFile, OpenMode, Outcome, Target, Value},
     model::Model,
-    target::{Action, ControlFile, OpenMode, Outcome, Target, Value},
 };
 
 /// Files every event directory has, and those of a group and of an instance.

@@ -33,10 +33,10 @@ use crate::{
         lifetime::{LifetimeCheck, Scope},
     },
     error::Result,
+    interface::{Action, LifetimeKind},
     model::{Model, Policy},
     scenario::{self, Scenario, Transcript},
     session::HostSession,
-    target::{Action, LifetimeKind},
 };
 
 /// What judging one case gave.
@@ -396,7 +396,7 @@ pub fn explore(
             .expect("generated cases are valid");
         let judged = ex.judge.judge(&scenario, &own)?;
         for s in &judged.host.steps {
-            if let crate::target::Outcome::Skipped(why) = &s.outcome {
+            if let crate::interface::Outcome::Skipped(why) = &s.outcome {
                 *report
                     .skipped
                     .entry(why.replace(&own, "{prefix}"))

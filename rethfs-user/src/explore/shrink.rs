@@ -3,7 +3,7 @@
 //! remaining step's arguments plainer. Every candidate is judged by `shows`, which runs it from
 //! a clean state under fresh names and says whether the same signature came back.
 
-use crate::target::Action;
+use crate::interface::Action;
 
 /// A shrunk case and how many candidates were run to find it.
 pub struct Shrunk {

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::target::ControlFile;
+use crate::interface::ControlFile;
 
 /// A way of making a dynamic event, and the control file it is written to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -2,7 +2,7 @@
 //! however it is spelled, resolves outside tracefs.
 //!
 //! The scenario format already refuses absolute paths and `..` above a path's start (see
-//! [`crate::target::path`]); this is the kernel's half of the rule, for what spelling cannot
+//! [`crate::interface::path`]); this is the kernel's half of the rule, for what spelling cannot
 //! show. `RESOLVE_BENEATH` refuses `..` above the start and absolute symbolic links,
 //! `RESOLVE_NO_XDEV` refuses crossing into a mount made inside tracefs, and
 //! `RESOLVE_NO_MAGICLINKS` refuses /proc-style links; each refusal is EXDEV or ELOOP, which
@@ -17,7 +17,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat2};
 
-use crate::target::Errno;
+use crate::interface::Errno;
 
 /// The resolution every scenario path gets.
 fn how(flags: OFlag) -> OpenHow {

@@ -2,7 +2,7 @@
 
 use std::{io, os::fd::AsRawFd};
 
-use crate::target::{Dirent, Errno, FileKind};
+use crate::interface::{Dirent, Errno, FileKind};
 
 /// `struct linux_dirent64` is `u64 d_ino; i64 d_off; u16 d_reclen; u8 d_type; char d_name[]`.
 const NAME_AT: usize = 19;

@@ -3,8 +3,8 @@
 
 use super::HostTracefs;
 use crate::{
+    interface::{Action, Lifetime, Outcome, Target},
     observe::{Live, Reconstructor},
-    target::{Action, Lifetime, Outcome, Target},
 };
 
 /// [`HostTracefs`] with the kernel's own account of each step.

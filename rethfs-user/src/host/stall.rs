@@ -17,7 +17,7 @@ use std::{
     time::Duration,
 };
 
-use crate::target::Stall;
+use crate::interface::Stall;
 
 // <linux/userfaultfd.h>: the ioctls and the one event this handler serves.
 const UFFD_API: u64 = 0xAA;
@@ -242,7 +242,7 @@ mod tests {
             eprintln!("skipped: userfaultfd unavailable here: {why}");
             return;
         }
-        let names = |d: Vec<crate::target::Dirent>| -> Vec<String> {
+        let names = |d: Vec<crate::interface::Dirent>| -> Vec<String> {
             d.into_iter().map(|d| d.name).collect()
         };
         let list = |b: &mut [u8]| {

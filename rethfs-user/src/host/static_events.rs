@@ -4,8 +4,8 @@ use std::path::Path;
 
 use super::getdents::getdents64;
 use crate::{
+    interface::FileKind,
     model::{InstanceEntry, StaticEvent},
-    target::FileKind,
 };
 
 fn subdirs(dir: &Path) -> Vec<String> {

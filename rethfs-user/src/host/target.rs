@@ -27,7 +27,7 @@ use super::{
 };
 use crate::{
     error::Error,
-    target::{
+    interface::{
         Action, ControlFile, Errno, FileKind, Lifetime, OpenMode, Outcome, Stall, StatInfo, Target,
         Value, limits,
         path::{self, Base},

@@ -2,7 +2,7 @@
 //! kills, invalidation and shrinking, with the tracefs dentry operations plugged in.
 
 use super::{Dentry, DentryId, EiId, Inode, InodeId, Model, Node};
-use crate::target::LifetimeKind;
+use crate::interface::LifetimeKind;
 
 impl Model {
     /// A new inode; whether it is a directory follows from what it is.

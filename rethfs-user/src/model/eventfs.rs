@@ -9,7 +9,7 @@ use super::{
     files::{EntryKind, EventfsFile},
     ino::EVENTFS_FILE_INODE_INO,
 };
-use crate::target::LifetimeKind;
+use crate::interface::LifetimeKind;
 
 /// `EVENTFS_SAVE_MODE`, `_UID`, `_GID`, `EVENTFS_TOPLEVEL`: flags above the 16 mode bits.
 pub(crate) const SAVE_MODE: u32 = 1 << 16;
@@ -356,12 +356,12 @@ impl Model {
         mode: Option<u32>,
         uid: Option<u32>,
         gid: Option<u32>,
-    ) -> Result<(), crate::target::Errno> {
+    ) -> Result<(), crate::interface::Errno> {
         let ei = self.dentries[dentry.0]
             .fsdata
             .expect("eventfs dentry has fsdata");
         if self.eis[ei.0].is_freed {
-            return Err(crate::target::Errno::ENODEV);
+            return Err(crate::interface::Errno::ENODEV);
         }
         let inode = self.dentries[dentry.0].inode.expect("positive");
         let is_dir = self.inodes[inode.0].dir;

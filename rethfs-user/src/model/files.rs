@@ -3,7 +3,7 @@
 //! pins, and what reads and writes return, before and after the event is removed.
 
 use super::{FileId, Model, SysId, TrId, eventfs::EiData};
-use crate::target::Errno;
+use crate::interface::Errno;
 
 /// The entries an eventfs directory may have, in `entries[]` order per kind of directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

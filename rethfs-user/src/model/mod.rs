@@ -39,7 +39,7 @@ pub use config::{InstanceEntry, ModelConfig, StaticEvent};
 pub use ino::EVENTFS_FILE_INODE_INO;
 pub use policy::{KernelVersion, Policy};
 
-use crate::target::{Action, Lifetime, LifetimeKind, Outcome, Target};
+use crate::interface::{Action, Lifetime, LifetimeKind, Outcome, Target};
 
 macro_rules! id_type {
     ($($name:ident),*) => {$(
@@ -111,7 +111,7 @@ pub(crate) enum Node {
     InstanceDir(TrId),
     /// A plain tracefs file of an instance (or of the top level).
     TraceFile(TrId, files::TraceFile),
-    Control(crate::target::ControlFile),
+    Control(crate::interface::ControlFile),
     /// An eventfs directory; `ti->private` is its ei.
     EventfsDir(EiId),
     /// A plain tracefs directory the model knows by name only (an instance's `per_cpu/`,

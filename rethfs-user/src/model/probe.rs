@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use super::{CallId, Model, StaticEvent, tracing::CallKind};
-use crate::target::{ControlFile, Errno};
+use crate::interface::{ControlFile, Errno};
 
 /// `MAX_EVENT_NAME_LEN`.
 const MAX_EVENT_NAME_LEN: usize = 64;

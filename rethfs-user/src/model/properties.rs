@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use proptest::prelude::*;
 
 use super::{Model, ModelConfig, Policy};
-use crate::target::{Action, ControlFile, OpenMode, Outcome, Target, Value};
+use crate::interface::{Action, ControlFile, OpenMode, Outcome, Target, Value};
 
 /// Sequences run per policy, in CI too: 2,000 x 5 policies = 10,000.
 const CASES: u32 = 2_000;

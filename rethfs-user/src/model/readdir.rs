@@ -2,7 +2,7 @@
 //! for eventfs directories since 6.8, and `dcache_readdir` (fs/libfs.c) for the rest.
 
 use super::{DentryId, EiId, Model, Node};
-use crate::target::{Dirent, Errno, FileKind};
+use crate::interface::{Dirent, Errno, FileKind};
 
 /// Collects records the way `filldir64` does: each entry costs its aligned record length;
 /// the first that does not fit stops the call; an entry's `d_off` is the position passed

@@ -1,7 +1,9 @@
 //! One test per modelled rule, each naming the kernel behaviour it pins.
 
 use super::{Model, ModelConfig, Policy};
-use crate::target::{Action, ControlFile, Errno, LifetimeKind, OpenMode, Outcome, Target, Value};
+use crate::interface::{
+    Action, ControlFile, Errno, LifetimeKind, OpenMode, Outcome, Target, Value,
+};
 
 const FILE_INO: u64 = 19_680_823;
 
@@ -49,7 +51,7 @@ fn remove(m: &mut Model, spec: &str) -> Result<(), Errno> {
     }
 }
 
-fn stat(m: &mut Model, path: &str) -> super::super::target::StatInfo {
+fn stat(m: &mut Model, path: &str) -> super::super::interface::StatInfo {
     match ok(m, Action::Stat { path: path.into() }) {
         Value::Stat(s) => s,
         v => panic!("{v:?}"),
@@ -78,7 +80,7 @@ fn getdents(
     m: &mut Model,
     handle: &str,
     buffer: usize,
-) -> Result<Vec<crate::target::Dirent>, Errno> {
+) -> Result<Vec<crate::interface::Dirent>, Errno> {
     match m.apply(&Action::Getdents {
         handle: handle.into(),
         buffer,

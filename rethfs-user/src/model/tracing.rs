@@ -5,7 +5,7 @@ use super::StaticEvent;
 use super::{
     CallId, DentryId, EiId, FileId, Model, Node, SysId, TrId, eventfs::EiData, files::TraceFile,
 };
-use crate::target::{ControlFile, Errno};
+use crate::interface::{ControlFile, Errno};
 
 /// `struct trace_array`.
 #[derive(Debug, Clone, Hash)]

@@ -2,7 +2,7 @@
 //! the model's dcache. Callers are root, so permission bits never refuse them.
 
 use super::{DentryId, InodeId, Model, Node, OpenFile, eventfs::TOPLEVEL, files::Holds};
-use crate::target::{Action, ControlFile, Errno, FileKind, OpenMode, Outcome, StatInfo, Value};
+use crate::interface::{Action, ControlFile, Errno, FileKind, OpenMode, Outcome, StatInfo, Value};
 
 /// How a walk ends: at the last component, or (for mkdir/rmdir/unlink) at its parent.
 enum Walked {
@@ -71,15 +71,15 @@ const NO_HANDLE: Errno = Errno::EBADF;
 
 impl Model {
     fn split(path: &str) -> Vec<&str> {
-        crate::target::path::components(path).collect()
+        crate::interface::path::components(path).collect()
     }
 
     /// Where a scenario path starts: the current directory or the root (see
-    /// [`crate::target::path`]).
+    /// [`crate::interface::path`]).
     fn start_of(&self, path: &str) -> DentryId {
-        match crate::target::path::base(path) {
-            crate::target::path::Base::Cwd => self.cwd,
-            crate::target::path::Base::Root => self.root,
+        match crate::interface::path::base(path) {
+            crate::interface::path::Base::Cwd => self.cwd,
+            crate::interface::path::Base::Root => self.root,
         }
     }
 
@@ -164,7 +164,7 @@ impl Model {
         };
         if let Some(d) = self.d_lookup(dir, name) {
             if self.d_revalidate(d) {
-                self.note_dentry(crate::target::LifetimeKind::Revalidated, d);
+                self.note_dentry(crate::interface::LifetimeKind::Revalidated, d);
                 // A cached negative dentry answers ENOENT without ->lookup.
                 self.dentries[d.0].inode?;
                 if *refwalk {
@@ -172,7 +172,7 @@ impl Model {
                 }
                 return Some(d);
             }
-            self.note_dentry(crate::target::LifetimeKind::RevalidateFailed, d);
+            self.note_dentry(crate::interface::LifetimeKind::RevalidateFailed, d);
             unlazy(self, refwalk);
             self.dget(d);
             self.d_invalidate(d);
@@ -186,7 +186,7 @@ impl Model {
         match self.inodes[inode.0].node {
             Node::EventfsDir(ei) => {
                 self.eventfs_root_lookup(ei, d);
-                self.note_dentry(crate::target::LifetimeKind::DentryLookedUp, d);
+                self.note_dentry(crate::interface::LifetimeKind::DentryLookedUp, d);
                 if self.policy == super::Policy::V6_6 && self.dentries[d.0].inode.is_some() {
                     // 6.6/6.7 kept every dentry eventfs made until the event went.
                     self.dentries[d.0].count += 1;
@@ -582,7 +582,7 @@ impl Model {
         if let Err(e) = self.open(None, path, OpenMode::Read, Self::SCRATCH) {
             return Outcome::Err(e);
         }
-        let r = self.read_outcome(Self::SCRATCH, crate::target::limits::READ_FILE_MAX);
+        let r = self.read_outcome(Self::SCRATCH, crate::interface::limits::READ_FILE_MAX);
         match self.close(Self::SCRATCH) {
             Ok(()) => r,
             Err(e) => Outcome::Err(e),

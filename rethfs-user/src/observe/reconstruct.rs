@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use rethfs_common::Hook;
 
 use super::{HookSet, HookStatus, Record};
-use crate::target::{Lifetime, LifetimeKind};
+use crate::interface::{Lifetime, LifetimeKind};
 
 /// The lifetime kinds records of `hook` become with the hooks of `set` (see
 /// [`Reconstructor::feed`]): what an observer without that hook cannot see.

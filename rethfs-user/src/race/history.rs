@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::target::{Action, Outcome};
+use crate::interface::{Action, Outcome};
 
 /// One system call (or `list`/`read-file` sequence) of one thread.
 #[derive(Debug, Clone, Serialize)]

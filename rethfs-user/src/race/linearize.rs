@@ -34,8 +34,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use super::{Budget, history::Call};
 use crate::{
     check::compare,
+    interface::{Action, Errno, FileKind, Outcome, StatInfo, Target, Value},
     model::Model,
-    target::{Action, Errno, FileKind, Outcome, StatInfo, Target, Value},
 };
 
 /// The names of a directory's entries.
@@ -214,7 +214,7 @@ fn hold(model: &mut Model, views: &mut Views, l: usize, dir: &str) {
     }
     let opened = model.apply(&Action::Open {
         path: dir.into(),
-        mode: crate::target::OpenMode::Directory,
+        mode: crate::interface::OpenMode::Directory,
         handle: list_handle(l),
     });
     model.take_lifetimes();
@@ -370,7 +370,7 @@ fn in_flight(calls: &[Call]) -> Vec<(BTreeSet<String>, Vec<usize>)> {
             let Action::List { path, .. } = &l.action else {
                 return Default::default();
             };
-            let c: Vec<&str> = crate::target::path::components(path).collect();
+            let c: Vec<&str> = crate::interface::path::components(path).collect();
             let Some((&group, [.., "events"])) = c.split_last() else {
                 return Default::default();
             };
@@ -391,7 +391,7 @@ fn in_flight(calls: &[Call]) -> Vec<(BTreeSet<String>, Vec<usize>)> {
 
 /// Whether `path` lies in group `g`'s directory and, below it, in nothing but event `e`'s.
 fn in_event(path: &str, g: &str, e: &str) -> bool {
-    let c: Vec<&str> = crate::target::path::components(path).collect();
+    let c: Vec<&str> = crate::interface::path::components(path).collect();
     c.windows(2).any(|p| p[0] == "events" && p[1] == g)
         && c.iter()
             .skip_while(|&&x| x != g)
@@ -432,7 +432,7 @@ fn half_instance(w: &Call, path: &str) -> bool {
     let below = |dir: &str| {
         path.strip_prefix(dir)
             .and_then(|rest| rest.strip_prefix('/'))
-            .map(|rest| crate::target::path::components(rest).next() == Some("events"))
+            .map(|rest| crate::interface::path::components(rest).next() == Some("events"))
     };
     match &w.action {
         Action::Mkdir { path: dir } if dir.starts_with("instances/") => below(dir) == Some(false),
@@ -999,8 +999,8 @@ pub fn on_big_stack(calls: &[Call], model: &Model, budget: Budget) -> Linearizab
 mod tests {
     use super::*;
     use crate::{
+        interface::ControlFile,
         model::{ModelConfig, Policy},
-        target::ControlFile,
     };
 
     const SMALL: Budget = Budget {
@@ -1250,7 +1250,7 @@ mod tests {
     fn an_open_in_an_instance_being_removed_may_fail_with_enodev() {
         let on = || Action::Open {
             path: "instances/i/tracing_on".into(),
-            mode: crate::target::OpenMode::Read,
+            mode: crate::interface::OpenMode::Read,
             handle: "on".into(),
         };
         let mkdir = Action::Mkdir {
@@ -1336,7 +1336,7 @@ mod tests {
         // Seen on 6.1: tracefs makes an event's directory, then its files one by one.
         let open = Action::Open {
             path: "events/g/e".into(),
-            mode: crate::target::OpenMode::Directory,
+            mode: crate::interface::OpenMode::Directory,
             handle: "d".into(),
         };
         let getdents = Action::Getdents {
@@ -1377,7 +1377,7 @@ mod tests {
         };
         let on = || Action::Open {
             path: "instances/i/tracing_on".into(),
-            mode: crate::target::OpenMode::Read,
+            mode: crate::interface::OpenMode::Read,
             handle: "on".into(),
         };
         let group = || Action::list("instances/i/events/ftrace");
@@ -1428,7 +1428,7 @@ mod tests {
     fn a_getdents_that_a_removal_overlaps_may_stop_early() {
         let open = Action::Open {
             path: "events/g/e".into(),
-            mode: crate::target::OpenMode::Directory,
+            mode: crate::interface::OpenMode::Directory,
             handle: "d".into(),
         };
         let getdents = || Action::Getdents {
@@ -1580,7 +1580,7 @@ mod tests {
         let dir = "events/g/e";
         m.apply(&Action::Open {
             path: dir.into(),
-            mode: crate::target::OpenMode::Directory,
+            mode: crate::interface::OpenMode::Directory,
             handle: "h".into(),
         });
         m.apply(&remove("e"));

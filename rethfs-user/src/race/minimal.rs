@@ -159,8 +159,8 @@ pub fn minimal(calls: &[Call], model: &Model, culprit: usize, budget: super::Bud
 mod tests {
     use super::*;
     use crate::{
+        interface::{Action, ControlFile, Target},
         model::{ModelConfig, Policy},
-        target::{Action, ControlFile, Target},
     };
 
     #[test]

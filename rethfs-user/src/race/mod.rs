@@ -16,8 +16,8 @@ use linearize::Linearizable;
 use crate::{
     check::{Finding, FindingKind, Side},
     host::kmsg::KernelSaid,
+    interface::Outcome,
     model::Model,
-    target::Outcome,
 };
 
 /// What the search of one set of calls may spend before its answer is "unknown".
@@ -250,7 +250,7 @@ pub fn kernel_survives(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::Action;
+    use crate::interface::Action;
 
     #[test]
     fn a_long_sub_history_is_shown_around_its_culprit() {
@@ -263,7 +263,7 @@ mod tests {
                 line: 0,
                 call_ns: t * 1000,
                 return_ns: Some(t * 1000 + 10),
-                outcome: Some(Outcome::Err(crate::target::Errno::ENOENT)),
+                outcome: Some(Outcome::Err(crate::interface::Errno::ENOENT)),
             })
             .collect();
         let keep: Vec<usize> = (0..100).collect();

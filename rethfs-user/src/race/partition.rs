@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 
 use super::history::Call;
-use crate::target::{Action, path};
+use crate::interface::{Action, path};
 
 /// What one call may touch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,7 +179,7 @@ pub fn partition(calls: &[Call]) -> Vec<Part> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::ControlFile;
+    use crate::interface::ControlFile;
 
     fn call(action: Action) -> Call {
         Call {

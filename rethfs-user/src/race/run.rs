@@ -17,8 +17,8 @@ use std::{
 use super::history::{Call, History, now_ns};
 use crate::{
     host::HostTracefs,
+    interface::Target,
     scenario::{Bound, Thread},
-    target::Target,
 };
 
 /// How long a thread may sit in one call before it is given up on. Well above one call's

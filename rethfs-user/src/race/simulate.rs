@@ -3,8 +3,8 @@
 
 use super::history::Call;
 use crate::{
+    interface::{Action, Target},
     model::Model,
-    target::{Action, Target},
 };
 
 /// `wanted` calls of threads running `programs` round and round from `model`: at each tick

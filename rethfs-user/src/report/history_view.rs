@@ -4,8 +4,8 @@
 
 use std::fmt::Write;
 
+use crate::interface::Outcome;
 use crate::race::history::History;
-use crate::target::Outcome;
 
 const LEFT: f64 = 160.0;
 const LANE: f64 = 28.0;
@@ -115,8 +115,8 @@ pub fn svg(drawn: &[Drawn]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::interface::{Action, Errno};
     use crate::race::history::Call;
-    use crate::target::{Action, Errno};
 
     fn call(thread: usize, at: u64, ret: Option<u64>, outcome: Option<Outcome>) -> Call {
         Call {

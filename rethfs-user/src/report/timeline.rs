@@ -5,7 +5,7 @@
 use std::{collections::HashMap, fmt::Write};
 
 use super::trace::{ScenarioLifetimes, ends, lane, positions, starts};
-use crate::target::{Lifetime, LifetimeKind};
+use crate::interface::{Lifetime, LifetimeKind};
 
 const LEFT: f64 = 330.0;
 const LANE: f64 = 26.0;

@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 
 use crate::{
     check::lifetime::ours,
+    interface::{Action, Lifetime, LifetimeKind},
     scenario::Transcript,
-    target::{Action, Lifetime, LifetimeKind},
 };
 
 /// The lifetimes of one scenario's run objects on both sides, by step.

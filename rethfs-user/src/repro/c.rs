@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use super::{Check, Expect, Plan, Ran, Step, one_line};
 use crate::{
     check::touched_names,
-    target::{Action, FileKind, OpenMode},
+    interface::{Action, FileKind, OpenMode},
 };
 
 /// The fixed part: system calls, bookkeeping, checks and cleanup.

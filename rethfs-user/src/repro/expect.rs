@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::target::{Errno, FileKind, Outcome, Value};
+use crate::interface::{Errno, FileKind, Outcome, Value};
 
 /// One answer as a reproducer checks it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,7 +107,7 @@ impl fmt::Display for Expect {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::StatInfo;
+    use crate::interface::StatInfo;
 
     #[test]
     fn what_each_side_draws_is_left_out() {

@@ -20,9 +20,9 @@ pub use expect::Expect;
 use crate::{
     check::{Finding, FindingKind, SEEK_RESUMES, Signature, compare::is_id_file},
     error::{Error, Result},
+    interface::{Action, ControlFile, Outcome},
     report::run::{RunReport, ScenarioRun},
     scenario::Scenario,
-    target::{Action, ControlFile, Outcome},
 };
 
 /// What the run's host answered a step with.

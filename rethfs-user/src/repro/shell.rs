@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use super::{Check, Expect, Plan, Ran, Step, one_line};
-use crate::target::{
+use crate::interface::{
     Action, FileKind, OpenMode,
     path::{self, Base},
 };

@@ -8,8 +8,8 @@ use serde_json::json;
 use super::*;
 use crate::{
     check::{Side, Status, Verdict},
+    interface::{Errno, FileKind, StatInfo, Value},
     report::run::{Host, SCHEMA},
-    target::{Errno, FileKind, StatInfo, Value},
 };
 
 /// What `{prefix}` and `{uprobe}` stood for in the synthetic runs.

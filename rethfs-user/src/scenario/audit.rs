@@ -2,7 +2,7 @@
 //! every event file, at the top level and in a fresh instance, looked up and listed.
 
 use super::{Scenario, Step};
-use crate::{model::StaticEvent, target::Action};
+use crate::{interface::Action, model::StaticEvent};
 
 pub const DESCRIPTION: &str = "Every entry of the events tree, top level and an instance: stat and getdents of each \
      directory and stat of each event file, so shared file numbers, unique directory numbers, \

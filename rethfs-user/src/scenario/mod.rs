@@ -1,5 +1,5 @@
 //! Scenarios: sequences of [`Action`]s, built in or written by users as TOML, and the runner
-//! that drives any [`Target`](crate::target::Target) through one.
+//! that drives any [`Target`](crate::interface::Target) through one.
 //!
 //! A scenario file has a `name`, a `description` and `[[step]]` tables, each an action with
 //! its `op` (see [`Action`]). Two placeholders are expanded before parsing: `{prefix}`, the
@@ -21,7 +21,7 @@ pub use thread::{Bound, Thread};
 use crate::{
     error::Error,
     host::uprobe_target,
-    target::{Action, HandleUse, limits},
+    interface::{Action, HandleUse, limits},
 };
 
 /// The built-in catalogue: name and TOML source.
@@ -191,7 +191,7 @@ impl Scenario {
     }
 
     /// Parses scenario TOML from `source` (a file name, for messages), and checks every step
-    /// against the format's limits (see [`crate::target::limits`]) and the path rule.
+    /// against the format's limits (see [`crate::interface::limits`]) and the path rule.
     pub fn parse(source: &str, text: &str) -> Result<Self, Error> {
         let expanded =
             expand(text).map_err(|m| Error::Usage(format!("{source}: {}", m.trim_end())))?;
@@ -416,7 +416,7 @@ impl Scenario {
     /// For kernels without kprobes: the same scenario with each kprobe replaced by a uprobe of
     /// the same name on rethfs's own function (`None` when the scenario has no kprobe).
     pub fn with_uprobe_stand_in(&self) -> Result<Option<Scenario>, Error> {
-        use crate::target::ControlFile;
+        use crate::interface::ControlFile;
         if !self.actions().any(|a| {
             matches!(
                 a,

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::Scenario;
-use crate::target::{Action, Lifetime, Outcome, Target};
+use crate::interface::{Action, Lifetime, Outcome, Target};
 
 /// What one step did.
 #[derive(Debug, Clone, Serialize)]

@@ -17,7 +17,7 @@
 use std::time::Duration;
 
 use super::Step;
-use crate::target::{Action, limits};
+use crate::interface::{Action, limits};
 
 /// How long a thread repeats its steps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,10 +7,10 @@ use crate::{
     check::{self, FindingKind, LifetimeCheck, Status, Verdict},
     error::{Error, Result},
     host::{HostTracefs, kmsg::Kmsg},
+    interface::{Outcome, Target},
     model::Model,
     race::{self, history::History},
     scenario::{self, Scenario},
-    target::{Outcome, Target},
 };
 
 /// A concurrent case's result.

@@ -15,11 +15,11 @@ use crate::{
     check::{self, Verdict},
     error::{Error, Result},
     host::{self, HostTracefs, Observed, RunLock, Snapshot, Tracefs, cleanup::Guard},
+    interface::{Lifetime, LifetimeKind},
     kernel::KernelConfig,
     model::{KernelVersion, Model, ModelConfig, Policy},
     observe::{BackendStatus, HookSet, Live, Observer, Reconstructor},
     scenario::{self, Scenario, Transcript},
-    target::{Lifetime, LifetimeKind},
 };
 
 /// How a session is set up.

@@ -6,6 +6,7 @@ use super::{HostSession, Options, signals};
 use crate::{
     check::Verdict,
     error::{Error, Result},
+    interface::Outcome,
     race::Budget,
     report::{
         history_view,
@@ -14,7 +15,6 @@ use crate::{
         trace::ScenarioLifetimes,
     },
     scenario::{self, Scenario},
-    target::Outcome,
 };
 
 /// What a run runs: a scenario (sequential or concurrent), or the whole-tree audit.

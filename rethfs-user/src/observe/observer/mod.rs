@@ -16,7 +16,7 @@ use super::{
 };
 use crate::{
     error::{Error, Result},
-    target::LifetimeKind,
+    interface::LifetimeKind,
 };
 
 /// The observers rethfs can run, best first.

@@ -58,7 +58,7 @@ fn default_getdents_buffer() -> usize {
 mod bounded {
     use serde::{Deserialize, Deserializer, de::Error as _};
 
-    use crate::target::limits::{self, Limit};
+    use crate::interface::limits::{self, Limit};
 
     fn value<T: TryFrom<i64>>(v: toml::Value, l: &Limit) -> Result<T, String> {
         let toml::Value::Integer(v) = v else {
