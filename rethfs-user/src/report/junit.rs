@@ -22,12 +22,6 @@ fn xml(s: &str) -> String {
 }
 
 pub fn render(report: &RunReport) -> String {
-    let known = |n: usize| {
-        report
-            .baseline
-            .as_ref()
-            .and_then(|b| b.known.iter().find(|k| k.finding == n))
-    };
     let mut cases = String::new();
     let (mut failures, mut skipped) = (0, 0);
     let mut n = 0;
@@ -54,7 +48,7 @@ pub fn render(report: &RunReport) -> String {
                 "step {} (line {}): {}\nhost:  {}\nmodel: {}\n{}",
                 f.step, f.line, f.action, f.host, f.model, f.detail
             );
-            match known(n) {
+            match report.known(n) {
                 Some(k) => {
                     let _ = writeln!(out, "known ({}): {what}\n{text}\n", k.reason);
                 }

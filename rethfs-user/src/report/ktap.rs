@@ -15,12 +15,6 @@ fn line(s: &str) -> String {
 }
 
 pub fn render(report: &RunReport) -> String {
-    let known = |n: usize| {
-        report
-            .baseline
-            .as_ref()
-            .and_then(|b| b.known.iter().find(|k| k.finding == n))
-    };
     let mut out = String::from("KTAP version 1\n");
     let _ = writeln!(out, "1..{}", report.verdicts.len());
     let _ = writeln!(
@@ -43,7 +37,7 @@ pub fn render(report: &RunReport) -> String {
                 FindingKind::Violation { invariant, .. } => invariant.to_string(),
             };
             let name = line(&format!("{what} at step {} ({})", f.step, f.action));
-            match known(n) {
+            match report.known(n) {
                 Some(k) => {
                     let _ = writeln!(out, "  ok {} {name} # XFAIL {}", j + 1, line(&k.reason));
                 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    baseline::Judgement,
+    baseline::{Judgement, Known},
     check::{Finding, Status, Verdict},
     error::{Error, Result},
 };
@@ -101,6 +101,13 @@ impl RunReport {
             .flat_map(|v| v.findings.iter().map(move |f| (v, f)))
             .enumerate()
             .map(|(i, (v, f))| (i + 1, v, f))
+    }
+
+    /// Why the baseline knows finding `n`, when it does.
+    pub fn known(&self, n: usize) -> Option<&Known> {
+        self.baseline
+            .as_ref()
+            .and_then(|b| b.known.iter().find(|k| k.finding == n))
     }
 
     /// Whether a finding made the run fail: any, or with a baseline, any it does not know.
