@@ -67,7 +67,11 @@ enum Task {
         /// Seconds before the guest is killed.
         #[arg(long, default_value_t = 600)]
         timeout: u64,
-        /// Arguments for rethfs in the guest instead of `run`.
+        /// A static executable the guest runs instead of rethfs (a C reproducer built with
+        /// `-static`, say); its exit code is this task's.
+        #[arg(long, value_name = "PROGRAM")]
+        exec: Option<std::path::PathBuf>,
+        /// Arguments for rethfs (or PROGRAM) in the guest instead of `run`.
         #[arg(last = true)]
         args: Vec<String>,
     },
@@ -83,8 +87,9 @@ fn main() -> ExitCode {
         Task::Vm {
             kernel,
             timeout,
+            exec,
             args,
-        } => vm::run(&kernel, &args, timeout),
+        } => vm::run(&kernel, exec.as_deref(), &args, timeout),
         Task::Matrix { kernels, timeout } => matrix::run(&kernels, timeout),
     };
     match result {

@@ -194,7 +194,7 @@ pub fn run(kernels: &[String], timeout: u64) -> Result<u8> {
     reports.push(("host".to_owned(), fs::read_to_string(&host_json).ok()));
     for (i, k) in kernels.iter().enumerate() {
         eprintln!("xtask: matrix: kernel {} of {}: {k}", i + 1, kernels.len());
-        let outcome = vm::run(k, &[], timeout);
+        let outcome = vm::run(k, None, &[], timeout);
         let path = target.join(format!("rethfs-vm-{k}.json"));
         if let Err(e) = &outcome {
             eprintln!("xtask: kernel {k}: {e:#}");

@@ -4,10 +4,10 @@ use std::{
     fs,
     io::{BufRead, BufReader},
     path::{Path, PathBuf},
-    process::Stdio,
+    process::{Command, Stdio},
 };
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result, bail, ensure};
 
 use crate::{
     pins::{cargo, workspace_root},
@@ -72,14 +72,69 @@ const VM_TESTS: [(&str, &str); 4] = [
 /// The tests that boot a test VM, counted like tests; true when one failed. The catalogue
 /// runs once per entry of [`VM_TESTS`], each observer forced: the kernel and the model must
 /// agree on outcomes and lifetimes, with no record lost. Then the user's own scenario files
-/// must reach the guest.
+/// must reach the guest, and the readdir finding's C reproducer must judge each kernel of
+/// [`REPRODUCER_EXITS`] as expected.
 fn vm_tests(totals: &mut Totals) -> bool {
     let mut failed = false;
     for (kernel, observer) in VM_TESTS {
         let name = format!("vm::{kernel}::{observer}::catalogue_lifetimes");
         failed |= vm_count(totals, &name, || vm_test(kernel, observer));
     }
-    failed | vm_count(totals, "vm::6.12::user_scenario_files", user_scenario_files)
+    failed |= vm_count(totals, "vm::6.12::user_scenario_files", user_scenario_files);
+    let mut repro = None;
+    failed |= vm_count(
+        totals,
+        &format!("vm::{REPRODUCER_FROM}::readdir_reproducer_written"),
+        || {
+            repro = Some(readdir_reproducer()?);
+            Ok(())
+        },
+    );
+    for (kernel, want) in REPRODUCER_EXITS {
+        let name = format!("vm::{kernel}::readdir_reproducer_exits_{want}");
+        failed |= vm_count(totals, &name, || {
+            let program = repro.as_deref().context("no reproducer was written")?;
+            let code = crate::vm::run(kernel, Some(program), &[], 300)?;
+            ensure!(code == want, "the reproducer exited {code}, not {want}");
+            Ok(())
+        });
+    }
+    failed
+}
+
+/// The kernel whose run writes the readdir d_off finding's reproducer: one that shows it.
+const REPRODUCER_FROM: &str = "7.3";
+
+/// What that reproducer must exit with: 1 where eventfs's readdir resumes past an entry after a
+/// seek (6.12 and 7.3, as on this host), 0 on 6.1, whose events are plain dcache directories.
+/// This checks the reproducer against the kernels' known behaviour, not the kernels.
+const REPRODUCER_EXITS: [(&str, u8); 3] = [("6.1", 0), ("6.12", 1), ("7.3", 1)];
+
+/// `rethfs run --scenario readdir --repro` in a [`REPRODUCER_FROM`] guest, then the C
+/// reproducer it wrote built on the host by the command its header gives: the static program.
+fn readdir_reproducer() -> Result<PathBuf> {
+    let args = ["run", "--scenario", "readdir", "--repro", "repro"].map(String::from);
+    let code = crate::vm::run(REPRODUCER_FROM, None, &args, 600)?;
+    ensure!(
+        code == 1,
+        "the readdir run exited {code}, not 1 (its finding)"
+    );
+    let out = workspace_root().join(format!("target/rethfs-vm-{REPRODUCER_FROM}/repro"));
+    // The first finding's: directories are named by finding number.
+    let dir = fs::read_dir(&out)
+        .with_context(|| out.display().to_string())?
+        .filter_map(|e| Some(e.ok()?.path()))
+        .filter(|d| d.join("repro.c").is_file())
+        .min()
+        .with_context(|| format!("no repro.c below {}", out.display()))?;
+    let source = fs::read_to_string(dir.join("repro.c"))?;
+    let build = source
+        .lines()
+        .find_map(|l| l.split_once("Build: "))
+        .and_then(|(_, b)| b.split("   (").next())
+        .context("repro.c's header gives no build command")?;
+    process::run(Command::new("sh").args(["-c", build]).current_dir(&dir))?;
+    Ok(dir.join("repro"))
 }
 
 /// Runs VM test `name` when root and a Debian archive is known, prints its line and counts
@@ -121,7 +176,7 @@ fn vm_test(kernel: &str, observer: &str) -> Result<()> {
         "report.json",
     ]
     .map(String::from);
-    let code = crate::vm::run(kernel, &args, 600)?;
+    let code = crate::vm::run(kernel, None, &args, 600)?;
     let path = workspace_root().join(format!("target/rethfs-vm-{kernel}.json"));
     let report: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(&path).with_context(|| path.display().to_string())?,
@@ -188,7 +243,7 @@ fn user_scenario_files() -> Result<()> {
             "report.json",
         ]
         .map(String::from);
-        let code = crate::vm::run("6.12", &args, 600)?;
+        let code = crate::vm::run("6.12", None, &args, 600)?;
         let path = workspace_root().join("target/rethfs-vm-6.12.json");
         let report: serde_json::Value = serde_json::from_str(
             &fs::read_to_string(&path).with_context(|| path.display().to_string())?,

@@ -1,6 +1,7 @@
-//! `cargo xtask vm --kernel SERIES [-- RETHFS ARGS]`: rethfs inside a test VM booted from a
-//! Debian kernel, for the kprobe and fentry paths this host lacks. Host files the arguments
-//! name are copied in; the files rethfs writes in the guest's /out come back.
+//! `cargo xtask vm --kernel SERIES [--exec PROGRAM] [-- ARGS]`: rethfs (or another static
+//! program, a reproducer say) inside a test VM booted from a Debian kernel, for the kprobe and
+//! fentry paths this host lacks. Host files the arguments name are copied in; the files the
+//! program writes in the guest's /out come back.
 
 mod guest_args;
 mod initramfs;
@@ -38,11 +39,18 @@ fn build_static() -> Result<std::path::PathBuf> {
 
 pub use kernel::archive_uri;
 
-pub fn run(series: &str, args: &[String], timeout_secs: u64) -> Result<u8> {
+/// Runs `exec`, or rethfs, with `args` in a guest of `series`; its exit code in the guest.
+pub fn run(series: &str, exec: Option<&Path>, args: &[String], timeout_secs: u64) -> Result<u8> {
+    // A program of the user's is checked before anything is fetched or built.
+    if let Some(p) = exec
+        && !p.is_file()
+    {
+        bail!("--exec {}: no such file", p.display());
+    }
     // By default the races too, and remounts: the guest is disposable, and an oops there is
     // a result. Under TCG the checker runs about five times slower than on a host: its budget
     // per set of calls grows to match. Findings the shipped baseline explains are known.
-    let args: Vec<String> = if args.is_empty() {
+    let args: Vec<String> = if args.is_empty() && exec.is_none() {
         let baseline = workspace_root().join("baselines/known.toml");
         [
             "run",
@@ -71,8 +79,16 @@ pub fn run(series: &str, args: &[String], timeout_secs: u64) -> Result<u8> {
     progress.phase("fetching the kernel");
     let kernel = kernel::fetch(series, &cache)?;
     let fetch_s = t.elapsed().as_secs_f64();
-    progress.phase("building a static rethfs");
-    let rethfs = build_static()?;
+    let program = match exec {
+        Some(p) => p.to_owned(),
+        None => {
+            progress.phase("building a static rethfs");
+            build_static()?
+        }
+    };
+    let name = program
+        .file_name()
+        .map_or("the program".into(), |n| n.to_string_lossy());
     // Relative paths in ARGS land in the guest's /out and come back here; a previous run's
     // files go first, so that a run that brings none back never shows them as its own.
     let dir = workspace_root().join(format!("target/rethfs-vm-{series}"));
@@ -83,7 +99,7 @@ pub fn run(series: &str, args: &[String], timeout_secs: u64) -> Result<u8> {
     fs::create_dir_all(&work)?;
     let initrd = work.join("initrd.gz");
     let t = Instant::now();
-    initramfs::build(&initrd, &work.join("root"), &rethfs, &kernel, &guest)?;
+    initramfs::build(&initrd, &work.join("root"), &program, &kernel, &guest)?;
     let initrd_s = t.elapsed().as_secs_f64();
     progress.phase(&format!(
         "booting {} (the console: {})",
@@ -103,17 +119,17 @@ pub fn run(series: &str, args: &[String], timeout_secs: u64) -> Result<u8> {
     println!("{}", report.log);
     if report.files_exit != 0 {
         bail!(
-            "rethfs exited {} in the guest, but the files it wrote in /out did not come back: \
+            "{name} exited {} in the guest, but the files it wrote in /out did not come back: \
              the guest's `tar -czf /dev/ttyS2 -C /out .` exited with {}",
-            report.rethfs_exit,
+            report.program_exit,
             report.files_exit
         );
     }
     let files = boot.files.as_ref().with_context(|| {
         format!(
-            "rethfs exited {} in the guest, and the guest's tar of /out succeeded, but nothing \
+            "{name} exited {} in the guest, and the guest's tar of /out succeeded, but nothing \
              arrived on its third serial port",
-            report.rethfs_exit
+            report.program_exit
         )
     })?;
     fs::create_dir_all(&dir)?;
@@ -129,12 +145,12 @@ pub fn run(series: &str, args: &[String], timeout_secs: u64) -> Result<u8> {
         fs::copy(&report_file, &report_copy)?;
         eprintln!("xtask: report in {}", report_copy.display());
     }
-    eprintln!("xtask: files rethfs wrote in {}", dir.display());
+    eprintln!("xtask: files {name} wrote in {}", dir.display());
     eprintln!(
         "xtask: kernel {} ({}): fetch {fetch_s:.1} s, initramfs {initrd_s:.1} s, boot to report {:.1} s",
         kernel.release, boot.accel, boot.seconds
     );
-    Ok(report.rethfs_exit)
+    Ok(report.program_exit)
 }
 
 /// Removes `path`, a file or a directory tree, if it exists.

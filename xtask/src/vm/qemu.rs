@@ -29,7 +29,7 @@ fn kvm_usable() -> bool {
 
 pub struct Boot {
     pub report: Report,
-    /// The .tar.gz of the files rethfs wrote in the guest's /out, when any arrived.
+    /// The .tar.gz of the files the program wrote in the guest's /out, when any arrived.
     pub files: Option<std::path::PathBuf>,
     pub accel: &'static str,
     pub seconds: f64,
@@ -150,7 +150,7 @@ fn boot_once(
     }
     let seconds = start.elapsed().as_secs_f64();
     let status_text = fs::read_to_string(&status).unwrap_or_default();
-    if !status_text.contains("rethfs-exit=") {
+    if !status_text.contains("program-exit=") {
         bail!(
             "the guest sent no result (panic or failed init); console:\n{}",
             tail(&console)
@@ -167,13 +167,13 @@ fn boot_once(
     })
 }
 
-/// What the guest's init sends over its second serial port: rethfs's output, then the exit
-/// code of the tar that sent /out over the third port, then rethfs's own as the last line.
+/// What the guest's init sends over its second serial port: the program's output, then the
+/// exit code of the tar that sent /out over the third port, then the program's own, last.
 #[derive(Debug, PartialEq)]
 pub struct Report {
     pub log: String,
     pub files_exit: u8,
-    pub rethfs_exit: u8,
+    pub program_exit: u8,
 }
 
 impl Report {
@@ -185,12 +185,12 @@ impl Report {
                 .and_then(|c| c.parse::<u8>().ok())
                 .with_context(|| format!("{line:?} where `{key}N` belongs"))
         };
-        let rethfs_exit = code("rethfs-exit=")?;
+        let program_exit = code("program-exit=")?;
         let files_exit = code("files-exit=")?;
         Ok(Report {
             log: lines.next().unwrap_or_default().trim_end().to_owned(),
             files_exit,
-            rethfs_exit,
+            program_exit,
         })
     }
 }
@@ -206,33 +206,33 @@ mod tests {
     use super::Report;
 
     #[test]
-    fn the_status_is_the_log_then_the_transfers_and_rethfss_exit_codes() {
-        let report = |log: &str, files_exit, rethfs_exit| Report {
+    fn the_status_is_the_log_then_the_transfers_and_the_programs_exit_codes() {
+        let report = |log: &str, files_exit, program_exit| Report {
             log: log.into(),
             files_exit,
-            rethfs_exit,
+            program_exit,
         };
         let parse = |t| Report::parse(t).map_err(|e| e.to_string());
         assert_eq!(
-            parse("a\nb\n\nfiles-exit=0\nrethfs-exit=1\n"),
+            parse("a\nb\n\nfiles-exit=0\nprogram-exit=1\n"),
             Ok(report("a\nb", 0, 1))
         );
         // A log without a final newline, and no log at all.
         assert_eq!(
-            parse("a\nfiles-exit=2\nrethfs-exit=0\n"),
+            parse("a\nfiles-exit=2\nprogram-exit=0\n"),
             Ok(report("a", 2, 0))
         );
         assert_eq!(
-            parse("\nfiles-exit=0\nrethfs-exit=0\n"),
+            parse("\nfiles-exit=0\nprogram-exit=0\n"),
             Ok(report("", 0, 0))
         );
         assert_eq!(
-            parse("log\nrethfs-exit=0\n"),
+            parse("log\nprogram-exit=0\n"),
             Err(r#""log" where `files-exit=N` belongs"#.into())
         );
         assert_eq!(
-            parse("files-exit=0\nrethfs-exit=9x\n"),
-            Err(r#""rethfs-exit=9x" where `rethfs-exit=N` belongs"#.into())
+            parse("files-exit=0\nprogram-exit=9x\n"),
+            Err(r#""program-exit=9x" where `program-exit=N` belongs"#.into())
         );
     }
 }
