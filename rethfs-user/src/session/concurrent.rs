@@ -77,7 +77,7 @@ impl HostSession {
         let mut history = History::default();
         let mut offending = None;
         let mut undecided = 0;
-        let mut sets_note = None;
+        let mut rates_note = None; // calls per second, per thread and in all
         if let Some(mut ran) = ran {
             // A set of calls on a few groups is judged on a model of those groups alone, seeded
             // by the same setup: copying the host's whole tree at each branch would dominate.
@@ -96,7 +96,7 @@ impl HostSession {
             verdict.findings.extend(judged.findings);
             verdict.notes.extend(judged.notes);
             undecided = judged.undecided;
-            sets_note = Some(ran.history.rates());
+            rates_note = Some(ran.history.rates());
             offending = judged.offending;
             let calls = ran.history.calls.len();
             verdict.findings.extend(race::kernel_survives(
@@ -133,7 +133,7 @@ impl HostSession {
         verdict.notes.extend(kmsg.unreadable.map(|why| {
             format!("kernel log not read ({why}): an oops would show only as a killed thread")
         }));
-        verdict.notes.extend(sets_note);
+        verdict.notes.extend(rates_note);
         verdict.notes.extend(note.map(str::to_owned));
         verdict.notes.extend(lost.filter(|_| threads_ran).map(|n| {
             format!("observer: {n} kernel records lost during the threads (not judged on)")
