@@ -111,7 +111,8 @@ const REPRODUCER_FROM: &str = "7.3";
 const REPRODUCER_EXITS: [(&str, u8); 3] = [("6.1", 0), ("6.12", 1), ("7.3", 1)];
 
 /// `rethfs run --scenario readdir --repro` in a [`REPRODUCER_FROM`] guest, then the C
-/// reproducer it wrote built on the host by the command its header gives: the static program.
+/// reproducer it wrote built on the host by the command its header gives: the static program,
+/// copied to `target/readdir-repro`.
 fn readdir_reproducer() -> Result<PathBuf> {
     let args = ["run", "--scenario", "readdir", "--repro", "repro"].map(String::from);
     let code = crate::vm::run(REPRODUCER_FROM, None, &args, 600)?;
@@ -134,7 +135,10 @@ fn readdir_reproducer() -> Result<PathBuf> {
         .and_then(|(_, b)| b.split("   (").next())
         .context("repro.c's header gives no build command")?;
     process::run(Command::new("sh").args(["-c", build]).current_dir(&dir))?;
-    Ok(dir.join("repro"))
+    // Out of target/rethfs-vm-*, which the next boot of that kernel empties.
+    let program = workspace_root().join("target/readdir-repro");
+    fs::copy(dir.join("repro"), &program)?;
+    Ok(program)
 }
 
 /// Runs VM test `name` when root and a Debian archive is known, prints its line and counts
