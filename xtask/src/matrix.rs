@@ -143,8 +143,75 @@ fn cve_cell(report: &serde_json::Value, cve: &str) -> String {
     cell
 }
 
+/// A kernel that died before rethfs could report, as its guest's console shows it: the
+/// scenario rethfs had begun when the kernel first failed, and the kernel's words.
+#[derive(Debug, PartialEq)]
+struct Death {
+    scenario: Option<String>,
+    said: String,
+}
+
+/// What marks the kernel failing on a console (the first such line starts its words).
+const FAILED: [&str; 5] = [
+    "BUG:",
+    "Oops:",
+    "general protection fault",
+    "Kernel panic",
+    "WARNING:",
+];
+
+/// The death `console` shows, if the kernel failed there: its first failure line, the
+/// faulting kernel function's `RIP` line after it, and the last panic line.
+fn death(console: &str) -> Option<Death> {
+    let lines: Vec<&str> = console.lines().collect();
+    let first = lines
+        .iter()
+        .position(|l| FAILED.iter().any(|f| l.contains(f)))?;
+    // The console line without its timestamp: `[   39.5919] BUG: ...`.
+    let words = |l: &str| l.split_once("] ").map_or(l, |(_, w)| w).trim().to_owned();
+    let mut said = vec![words(lines[first])];
+    said.extend(
+        lines[first..]
+            .iter()
+            .find(|l| l.contains("RIP: 0010:"))
+            .map(|l| words(l)),
+    );
+    said.extend(
+        lines[first..]
+            .iter()
+            .rev()
+            .find(|l| l.contains("Kernel panic"))
+            .map(|l| words(l)),
+    );
+    let scenario = lines[..first].iter().rev().find_map(|l| {
+        let (_, name) = l.strip_prefix("rethfs run: scenario ")?.split_once(": ")?;
+        Some(name.split(", step ").next()?.to_owned())
+    });
+    said.dedup();
+    Some(Death {
+        scenario,
+        said: said.join("; "),
+    })
+}
+
+/// The cell of `cve` for a kernel that died: reproduced when the scenario it died in runs that
+/// bug's trigger (as `tags`, the other reports, say), else where it died.
+fn death_cell(death: &Death, cve: &str, tags: &dyn Fn(&str, &str) -> bool) -> String {
+    match &death.scenario {
+        Some(s) if tags(s, cve) => format!(
+            "reproduced: {} (in `{s}`; the guest then died, no report)",
+            death.said
+        ),
+        Some(s) => format!(
+            "no report: the kernel failed in `{s}`: {}",
+            short(&death.said)
+        ),
+        None => format!("no report: the kernel failed: {}", short(&death.said)),
+    }
+}
+
 /// The known bugs by kernel, one row per bug the reports' scenarios name, in id order.
-fn cve_table(reports: &[(String, Option<serde_json::Value>)]) -> String {
+fn cve_table(reports: &[(String, Option<serde_json::Value>)], deaths: &[Option<Death>]) -> String {
     let cves: BTreeSet<String> = reports
         .iter()
         .filter_map(|(_, r)| r.as_ref())
@@ -164,10 +231,23 @@ fn cve_table(reports: &[(String, Option<serde_json::Value>)]) -> String {
             .join(" | "),
         "---|".repeat(reports.len())
     );
+    // Which scenario runs which bug's trigger, from the reports there are.
+    let tags = |scenario: &str, cve: &str| {
+        reports.iter().filter_map(|(_, r)| r.as_ref()).any(|r| {
+            tagged(r, cve)
+                .iter()
+                .any(|v| v["scenario"].as_str() == Some(scenario))
+        })
+    };
     for cve in &cves {
         let cells: Vec<String> = reports
             .iter()
-            .map(|(_, r)| r.as_ref().map_or("no report".into(), |r| cve_cell(r, cve)))
+            .zip(deaths)
+            .map(|((_, r), d)| match (r, d) {
+                (Some(r), _) => cve_cell(r, cve),
+                (None, Some(d)) => death_cell(d, cve, &tags),
+                (None, None) => "no report".into(),
+            })
             .map(|c| c.replace('|', "\\|").replace('\n', " "))
             .collect();
         out.push_str(&format!("| {cve} | {} |\n", cells.join(" | ")));
@@ -179,6 +259,7 @@ pub fn run(kernels: &[String], timeout: u64) -> Result<u8> {
     setup::run()?;
     let target = workspace_root().join("target");
     let mut reports = Vec::new();
+    let mut deaths = vec![None];
     // The host first.
     let rethfs = build_rethfs()?;
     let host_json = target.join("rethfs-run.json");
@@ -199,19 +280,28 @@ pub fn run(kernels: &[String], timeout: u64) -> Result<u8> {
         if let Err(e) = &outcome {
             eprintln!("xtask: kernel {k}: {e:#}");
         }
-        reports.push((
-            k.clone(),
-            outcome.ok().and_then(|_| fs::read_to_string(path).ok()),
-        ));
+        let report = outcome.ok().and_then(|_| fs::read_to_string(path).ok());
+        // Without a report, what the console says of a kernel that died.
+        let died = match report {
+            Some(_) => None,
+            None => fs::read_to_string(vm::console(k))
+                .ok()
+                .and_then(|c| death(&c)),
+        };
+        reports.push((k.clone(), report));
+        deaths.push(died);
     }
     let mut table = String::from(
         "| where | kernel | policy | backends | pass | divergence | violation | skipped | findings |\n|---|---|---|---|---|---|---|---|---|\n",
     );
     let mut json = Vec::new();
     let mut parsed = Vec::new();
-    for (where_, report) in &reports {
+    for ((where_, report), died) in reports.iter().zip(&deaths) {
         let Some(text) = report else {
-            table.push_str(&format!("| {where_} | (no report) | | | | | | | |\n"));
+            let why = died.as_ref().map_or(String::new(), |d| {
+                format!("the kernel failed: {}", short(&d.said))
+            });
+            table.push_str(&format!("| {where_} | (no report) | | | | | | | {why} |\n"));
             parsed.push((where_.clone(), None));
             continue;
         };
@@ -226,7 +316,7 @@ pub fn run(kernels: &[String], timeout: u64) -> Result<u8> {
         json.push(serde_json::json!({"where": where_, "report": value}));
     }
     table.push('\n');
-    table.push_str(&cve_table(&parsed));
+    table.push_str(&cve_table(&parsed, &deaths));
     print!("{table}");
     fs::write(target.join("rethfs-matrix.md"), &table)?;
     fs::write(
@@ -239,8 +329,43 @@ pub fn run(kernels: &[String], timeout: u64) -> Result<u8> {
 
 #[cfg(test)]
 mod tests {
-    use super::cve_cell;
+    use super::{Death, cve_cell, death, death_cell};
     use serde_json::json;
+
+    #[test]
+    fn a_guest_that_died_is_read_off_its_console() {
+        // 6.12.107's console under churn: the oops, then a second fault that panicked it.
+        let console = "rethfs-vm: init ran\n\
+            rethfs run: scenario 20 of 26: open-removal\n\
+            rethfs run: scenario 21 of 26: churn\n\
+            [   39.591906] BUG: kernel NULL pointer dereference, address: 0000000000000050\n\
+            [   39.596803] #PF: supervisor read access in kernel mode\n\
+            [   39.598075] RIP: 0010:eventfs_iterate+0x29c/0x340\n\
+            [   39.601987] RIP: 0033:0x7f837618fb62\n\
+            [   61.096943] Oops: double fault: 0000 [#2] PREEMPT SMP NOPTI\n\
+            [   61.111295] Kernel panic - not syncing: Fatal exception in interrupt\n";
+        let d = death(console).unwrap();
+        assert_eq!(
+            d,
+            Death {
+                scenario: Some("churn".into()),
+                said: "BUG: kernel NULL pointer dereference, address: 0000000000000050; RIP: \
+                       0010:eventfs_iterate+0x29c/0x340; Kernel panic - not syncing: Fatal \
+                       exception in interrupt"
+                    .into(),
+            }
+        );
+        let tags = |s: &str, cve: &str| s == "churn" && cve == "CVE-2026-74605";
+        assert!(death_cell(&d, "CVE-2026-74605", &tags).starts_with("reproduced: BUG: kernel"));
+        assert!(
+            death_cell(&d, "CVE-2024-36963", &tags)
+                .starts_with("no report: the kernel failed in `churn`")
+        );
+        assert_eq!(
+            death("rethfs-vm: init ran\nrethfs run: scenario 1 of 1: x\n"),
+            None
+        );
+    }
 
     fn report(verdicts: serde_json::Value, kasan: &str) -> serde_json::Value {
         json!({

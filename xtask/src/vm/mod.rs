@@ -95,7 +95,7 @@ pub fn run(series: &str, exec: Option<&Path>, args: &[String], timeout_secs: u64
     let report_copy = workspace_root().join(format!("target/rethfs-vm-{series}.json"));
     remove(&dir)?;
     remove(&report_copy)?;
-    let work = cache.join("work").join(series);
+    let work = work(series);
     fs::create_dir_all(&work)?;
     let initrd = work.join("initrd.gz");
     let t = Instant::now();
@@ -151,6 +151,16 @@ pub fn run(series: &str, exec: Option<&Path>, args: &[String], timeout_secs: u64
         kernel.release, boot.accel, boot.seconds
     );
     Ok(report.program_exit)
+}
+
+/// Where a guest of `series` is built and its console kept.
+fn work(series: &str) -> std::path::PathBuf {
+    workspace_root().join("target/vm/work").join(series)
+}
+
+/// The console of the last guest of `series`: rethfs's output and the kernel's messages.
+pub fn console(series: &str) -> std::path::PathBuf {
+    work(series).join("console.log")
 }
 
 /// Removes `path`, a file or a directory tree, if it exists.
