@@ -35,7 +35,7 @@ use super::{Budget, history::Call};
 use crate::{
     check::compare,
     interface::{Action, Errno, FileKind, Outcome, StatInfo, Target, Value},
-    model::Model,
+    model::{Model, Policy},
 };
 
 /// The names of a directory's entries.
@@ -683,13 +683,25 @@ impl<'h> Search<'h> {
     /// - what an instance's mkdir makes last, or its rmdir removes first, may be missing
     ///   (see [`half_instance`]);
     /// - a directory an event is being made in may list only some of its entries (6.1), and
-    ///   a stat under a remount may show old or new owners (see [`sets_owners`]).
+    ///   a stat under a remount may show old or new owners (see [`sets_owners`]);
+    /// - before eventfs, a file of an event being made may be missing after its directory
+    ///   was seen (6.1's event_create_dir makes the directory, then each file).
     fn gives(&self, i: usize, model: &mut Model) -> bool {
         let h = self.calls[i]
             .outcome
             .as_ref()
             .expect("only returned calls are searched");
         if self.half_instance[i] && *h == Outcome::Err(Errno::ENOENT) {
+            return true;
+        }
+        if self.made_under[i]
+            && *h == Outcome::Err(Errno::ENOENT)
+            && model.policy == Policy::PreEventfs
+            && matches!(
+                self.calls[i].action,
+                Action::Stat { .. } | Action::Open { .. } | Action::ReadFile { .. }
+            )
+        {
             return true;
         }
         let under = self.removed_under[i];
@@ -1365,6 +1377,36 @@ mod tests {
         assert!(
             is_no(&listed(&made)),
             "entries missing once the making returned"
+        );
+    }
+
+    #[test]
+    fn before_eventfs_a_file_of_an_event_being_made_may_be_missing_after_its_directory() {
+        // Seen on 6.1 (churn): the group listed with the event, then its `id` not there yet,
+        // while the making still ran.
+        let read_id = Action::ReadFile {
+            path: "events/g/e/id".into(),
+        };
+        let script = |made_by: u64| {
+            [
+                (0, make("e"), 0, made_by),
+                (1, list(), 10, 20),
+                (1, read_id.clone(), 30, 40),
+            ]
+        };
+        let missing = |policy: Policy, made_by: u64| {
+            let mut calls = history_on(policy, &script(made_by), &[0, 1, 2]);
+            calls[2].outcome = Some(Outcome::Err(Errno::ENOENT));
+            verdict_on(policy, &calls)
+        };
+        assert_eq!(missing(Policy::PreEventfs, 100), Linearizable::Yes);
+        assert!(
+            is_no(&missing(Policy::PreEventfs, 5)),
+            "missing once the making returned"
+        );
+        assert!(
+            is_no(&missing(Policy::V6_17, 100)),
+            "eventfs shows an event's files with it"
         );
     }
 
