@@ -685,7 +685,9 @@ impl<'h> Search<'h> {
     /// - a directory an event is being made in may list only some of its entries (6.1), and
     ///   a stat under a remount may show old or new owners (see [`sets_owners`]);
     /// - before eventfs, a file of an event being made may be missing after its directory
-    ///   was seen (6.1's event_create_dir makes the directory, then each file).
+    ///   was seen (6.1's event_create_dir makes the directory, then each file), and one of an
+    ///   event being removed still found after another was seen gone (the removal takes the
+    ///   files one by one).
     fn gives(&self, i: usize, model: &mut Model) -> bool {
         let h = self.calls[i]
             .outcome
@@ -705,6 +707,16 @@ impl<'h> Search<'h> {
             return true;
         }
         let under = self.removed_under[i];
+        if under
+            && model.policy == Policy::PreEventfs
+            && matches!(h, Outcome::Ok(_))
+            && matches!(
+                self.calls[i].action,
+                Action::Stat { .. } | Action::ReadFile { .. }
+            )
+        {
+            return true;
+        }
         if under
             && *h == Outcome::Err(Errno::ENODEV)
             && matches!(
@@ -1560,6 +1572,33 @@ mod tests {
             names: vec!["enable".into()],
         }));
         assert!(is_no(&verdict(&calls)));
+    }
+
+    #[test]
+    fn before_eventfs_a_file_of_an_event_being_removed_may_outlast_another() {
+        // Seen on 6.1 (churn): `id` gone, then `enable` still found (unlinked), while the
+        // removal ran.
+        let read_id = Action::ReadFile {
+            path: "events/g/e/id".into(),
+        };
+        let found = |policy: Policy, removed_by: u64| {
+            let script = [
+                (0, make("e"), 0, 5),
+                (0, remove("e"), 10, removed_by),
+                (1, read_id.clone(), 20, 30),
+                (1, stat("e"), 40, 50),
+            ];
+            verdict_on(policy, &history_on(policy, &script, &[0, 3, 1, 2]))
+        };
+        assert_eq!(found(Policy::PreEventfs, 100), Linearizable::Yes);
+        assert!(
+            is_no(&found(Policy::PreEventfs, 15)),
+            "not once the removal returned"
+        );
+        assert!(
+            is_no(&found(Policy::V6_17, 100)),
+            "eventfs removes an event's files at once"
+        );
     }
 
     #[test]
