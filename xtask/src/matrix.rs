@@ -184,7 +184,7 @@ fn death(console: &str) -> Option<Death> {
             .map(|l| words(l)),
     );
     let scenario = lines[..first].iter().rev().find_map(|l| {
-        let (_, name) = l.strip_prefix("rethfs run: scenario ")?.split_once(": ")?;
+        let (_, name) = l.strip_prefix(vm::SCENARIO_BEGUN)?.split_once(": ")?;
         Some(name.split(", step ").next()?.to_owned())
     });
     said.dedup();

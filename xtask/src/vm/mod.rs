@@ -38,6 +38,7 @@ fn build_static() -> Result<std::path::PathBuf> {
 }
 
 pub use kernel::archive_uri;
+pub use qemu::SCENARIO_BEGUN;
 
 /// Runs `exec`, or rethfs, with `args` in a guest of `series`; its exit code in the guest.
 pub fn run(series: &str, exec: Option<&Path>, args: &[String], timeout_secs: u64) -> Result<u8> {
@@ -104,7 +105,7 @@ pub fn run(series: &str, exec: Option<&Path>, args: &[String], timeout_secs: u64
     progress.phase(&format!(
         "booting {} (the console: {})",
         kernel.release,
-        work.join("console.log").display()
+        console(series).display()
     ));
     let boot = qemu::boot(
         &kernel.vmlinuz,

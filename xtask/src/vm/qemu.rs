@@ -55,6 +55,10 @@ pub fn boot(
     }
 }
 
+/// How rethfs's progress line starts as each scenario of a run begins (the matrix finds the
+/// scenario a dying kernel was in by it).
+pub const SCENARIO_BEGUN: &str = "rethfs run: scenario ";
+
 /// The last progress line (`rethfs run: ...`, `rethfs explore: ...`) in the end of `console`.
 fn guest_progress(console: &Path) -> Option<String> {
     use std::io::{Read, Seek, SeekFrom};
@@ -66,7 +70,7 @@ fn guest_progress(console: &Path) -> Option<String> {
     String::from_utf8_lossy(&tail)
         .lines()
         .rev()
-        .find(|l| l.starts_with("rethfs run: scenario") || l.starts_with("rethfs explore: "))
+        .find(|l| l.starts_with(SCENARIO_BEGUN) || l.starts_with("rethfs explore: "))
         .map(str::to_owned)
 }
 
